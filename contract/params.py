@@ -1,0 +1,84 @@
+"""Create parameters: one set of keys for both container types.
+
+The gateway validates a request with these models, and each executor maps the validated
+values onto its engine, so a parameter is checked once and means the same thing for LXD
+and Docker.
+"""
+
+import shlex
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    ByteSize,
+    ConfigDict,
+    Field,
+    IPvAnyAddress,
+    field_validator,
+)
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class PortMapping(BaseModel):
+    """A container port published on the host.
+
+    Without ``host`` the engine picks a free host port and the task reports it.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    container: Port
+    host: Port | None = None
+    host_ip: IPvAnyAddress | None = None
+    protocol: Literal["tcp", "udp"] = "tcp"
+
+
+class VolumeMount(BaseModel):
+    """A named volume (Docker) or a host path (both types) mounted in the container."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(min_length=1)
+    target: str = Field(min_length=1, pattern=r"^/")
+    read_only: bool = False
+
+    @property
+    def is_host_path(self) -> bool:
+        return self.source.startswith("/")
+
+
+class CreateParams(BaseModel):
+    """What a user may ask of a new container, whatever its type."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cpu: float | None = Field(default=None, gt=0, le=1024)
+    memory: ByteSize | None = Field(default=None, ge=4 * 1024 * 1024)
+    env: dict[str, str] = Field(default_factory=dict)
+    command: list[str] | None = None
+    ports: list[PortMapping] = Field(default_factory=list)
+    volumes: list[VolumeMount] = Field(default_factory=list)
+    network: str | None = None
+    hostname: str | None = Field(default=None, max_length=63)
+    labels: dict[str, str] = Field(default_factory=dict)
+    autostart: bool = False
+    start: bool = True
+    privileged: bool = False
+
+    @field_validator("command", mode="before")
+    @classmethod
+    def split_command_string(cls, value: object) -> object:
+        # Docker's API takes a string as a shell-less argv of one word; users who write
+        # "sleep 60" mean two words, as `docker run IMAGE sleep 60` would.
+        if isinstance(value, str):
+            return shlex.split(value)
+        return value
+
+    @field_validator("env")
+    @classmethod
+    def env_names_are_valid(cls, env: dict[str, str]) -> dict[str, str]:
+        for name in env:
+            if not name or "=" in name:
+                raise ValueError(f"invalid environment variable name {name!r}")
+        return env

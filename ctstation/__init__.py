@@ -1,0 +1,1 @@
+"""ctstation: LXC and Docker containers behind one REST API, over RabbitMQ."""

@@ -1,0 +1,138 @@
+"""The ``ctstation`` command: one subcommand per service, plus administration."""
+
+import logging
+import sys
+
+import click
+
+from contract.images import ContainerType
+from ctstation import runtime
+from ctstation.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _settings() -> Settings:
+    settings = Settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return settings
+
+
+def _require_real_broker(settings: Settings, service: str) -> None:
+    if settings.broker_url.startswith("memory://"):
+        raise click.UsageError(
+            f"`ctstation {service}` runs as its own process and needs a shared "
+            "broker: set CTSTATION_BROKER_URL (e.g. amqp://guest:guest@127.0.0.1//), "
+            "or run everything in one process with `ctstation serve`"
+        )
+
+
+@click.group()
+def main() -> None:
+    """ctstation: LXC and Docker containers behind one REST API."""
+
+
+@main.command()
+def serve() -> None:
+    """Run the gateway, the orchestrator and the executors in one process."""
+    settings = _settings()
+    sessions = runtime.open_database(settings)
+    services = [runtime.make_orchestrator(settings, sessions)]
+    names = ["orchestrator"]
+    for kind in settings.executors:
+        try:
+            services.append(runtime.make_executor(ContainerType(kind), settings))
+            names.append(f"executor-{kind}")
+        except Exception as error:  # noqa: BLE001 - serve what can be served
+            log.error("no %s executor: its engine is unavailable (%s)", kind, error)
+    background = runtime.run_in_background(services, names)
+    try:
+        _serve_http(settings, sessions)
+    finally:
+        background.stop()
+
+
+@main.command()
+def gateway() -> None:
+    """Run the HTTP API."""
+    settings = _settings()
+    _require_real_broker(settings, "gateway")
+    _serve_http(settings, runtime.open_database(settings))
+
+
+@main.command()
+def orchestrator() -> None:
+    """Run the orchestrator, the one writer of task state."""
+    settings = _settings()
+    _require_real_broker(settings, "orchestrator")
+    runtime.make_orchestrator(settings, runtime.open_database(settings)).run()
+
+
+@main.command()
+@click.argument("kind", type=click.Choice([t.value for t in ContainerType]))
+def executor(kind: str) -> None:
+    """Run the executor of one container type (docker or lxc)."""
+    settings = _settings()
+    _require_real_broker(settings, "executor")
+    runtime.make_executor(ContainerType(kind), settings).run()
+
+
+@main.group()
+def user() -> None:
+    """Manage users."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--admin", is_flag=True, help="Let the user see and act on everything.")
+@click.option("--password", help="Password for HTTP Basic; without it, tokens only.")
+def user_add(name: str, admin: bool, password: str | None) -> None:
+    """Add a user; the last line printed is their API token."""
+    from gateway.users import UserExistsError, UserStore
+
+    settings = _settings()
+    users = UserStore(runtime.open_database(settings))
+    try:
+        token = users.add(name, password, admin=admin)
+    except UserExistsError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"added {'admin' if admin else 'user'} {name}; API token:")
+    click.echo(token)
+
+
+@user.command("token")
+@click.argument("name")
+def user_token(name: str) -> None:
+    """Issue another API token for a user; the last line printed is the token."""
+    from gateway.users import UserStore
+
+    users = UserStore(runtime.open_database(_settings()))
+    if not users.exists(name):
+        raise click.ClickException(f"no user {name!r}")
+    click.echo(users.issue_token(name))
+
+
+@main.command("db-upgrade")
+def db_upgrade() -> None:
+    """Bring the database schema up to date."""
+    runtime.open_database(_settings())
+    click.echo("database schema is current")
+
+
+def _serve_http(settings: Settings, sessions) -> None:  # noqa: ANN001
+    from waitress import serve as waitress_serve
+
+    app, bus = runtime.make_gateway(settings, sessions)
+    host, _, port = settings.listen.rpartition(":")
+    log.info("gateway listening on http://%s:%s", host, port)
+    try:
+        waitress_serve(app, host=host, port=int(port), threads=16, ident="ctstation")
+    finally:
+        bus.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""Building each service from the settings, for the CLI and for tests."""
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from kombu import Connection
+from sqlalchemy.orm import Session, sessionmaker
+
+from contract.bus import connect
+from contract.images import ContainerType
+from ctstation.config import Settings
+from executors.engine import Engine
+from executors.service import ExecutorService
+from gateway.app import create_app
+from gateway.bus import BusClient
+from gateway.users import UserStore
+from orchestrator.db import make_engine, make_sessionmaker
+from orchestrator.schema import upgrade_schema
+from orchestrator.service import Orchestrator, Timeouts
+from orchestrator.tasks import TaskStore
+
+log = logging.getLogger(__name__)
+
+
+def open_database(settings: Settings) -> sessionmaker[Session]:
+    """Connect to the database, bringing its schema up to date first."""
+    engine = make_engine(settings.database_url)
+    upgrade_schema(engine)
+    return make_sessionmaker(engine)
+
+
+def make_orchestrator(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    connection: Connection | None = None,
+) -> Orchestrator:
+    users = UserStore(sessions)
+    timeouts = Timeouts(
+        silence=settings.task_silence_timeout,
+        waiting=settings.task_waiting_timeout,
+    )
+    return Orchestrator(
+        connection or connect(settings.broker_url),
+        TaskStore(sessions),
+        users.exists,
+        timeouts,
+    )
+
+
+def make_engine_adapter(container_type: ContainerType, settings: Settings) -> Engine:
+    """The engine adapter of one type, connected to its engine."""
+    if container_type == ContainerType.DOCKER:
+        import docker
+
+        from executors.docker.engine import DockerEngine
+
+        client = (
+            docker.DockerClient(base_url=settings.docker_url)
+            if settings.docker_url
+            else docker.from_env()
+        )
+        return DockerEngine(
+            client, settings.dockerhub_registry, tuple(settings.insecure_registries)
+        )
+
+    import pylxd
+    import requests
+    from executors.lxc.engine import LxdEngine
+
+    from executors.lxc.catalog import Catalog
+
+    client = (
+        pylxd.Client(endpoint=settings.lxd_url) if settings.lxd_url else pylxd.Client()
+    )
+    return LxdEngine(client, Catalog(settings.catalog_url, requests.Session()))
+
+
+def make_executor(
+    container_type: ContainerType,
+    settings: Settings,
+    connection: Connection | None = None,
+) -> ExecutorService:
+    engine = make_engine_adapter(container_type, settings)
+    return ExecutorService(
+        connection or connect(settings.broker_url),
+        engine,
+        concurrency=settings.executor_concurrency,
+    )
+
+
+def make_gateway(settings: Settings, sessions: sessionmaker[Session]):  # noqa: ANN201
+    bus = BusClient(settings.broker_url)
+    bus.start()
+    app = create_app(settings, bus, TaskStore(sessions), UserStore(sessions))
+    return app, bus
+
+
+@dataclass
+class Background:
+    """Consumer services running on threads of this process."""
+
+    services: list
+    threads: list[threading.Thread]
+
+    def stop(self) -> None:
+        for service in self.services:
+            service.should_stop = True
+        for thread in self.threads:
+            thread.join(timeout=10)
+
+
+def run_in_background(services: list, names: list[str]) -> Background:
+    threads = []
+    for service, name in zip(services, names, strict=True):
+        thread = threading.Thread(target=service.run, name=name, daemon=True)
+        thread.start()
+        threads.append(thread)
+    return Background(services, threads)

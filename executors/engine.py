@@ -1,0 +1,108 @@
+"""The interface both executors implement, and the records they return.
+
+An engine adapter knows one container engine (LXD or Docker) and nothing about
+messaging or task state; ``executors.service`` drives it from the work queue. Every
+method may raise only ``executors.errors.ExecutorError`` subclasses.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from contract.images import ImageInfo, ImageRef, ImageSource
+from contract.params import CreateParams
+
+# The label (Docker) or user config key (LXD, as "user.<label>") that ties a
+# container to the task that made it; an executor given a task again finds it by it.
+TASK_LABEL = "ctstation.task"
+OWNER_LABEL = "ctstation.user"
+
+# Called by long steps (pull, import) with bytes done and bytes expected, either
+# unknown as None. It may be called often; the caller rate-limits what it publishes.
+ProgressReport = Callable[[int | None, int | None], None]
+
+
+@dataclass(frozen=True)
+class ContainerRef:
+    """A container as an engine names it."""
+
+    type: str
+    name: str
+    id: str
+    task_id: int | None = None
+
+
+@dataclass(frozen=True)
+class CreatedContainer:
+    """The result of a create: the container and what was decided on the way."""
+
+    ref: ContainerRef
+    state: str
+    ports: list[dict[str, object]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+class Engine(Protocol):
+    """One container engine, as the executor service uses it."""
+
+    type: str
+
+    def inspect_image(self, source: ImageSource, ref: ImageRef) -> ImageInfo:
+        """Describe an image without fetching it.
+
+        Raises:
+            ImageNotFoundError: the source has no such image or tag.
+            ImageSourceError: the source cannot be reached.
+        """
+
+    def check_params(self, params: CreateParams) -> None:
+        """Refuse a param this engine cannot honour, without any engine I/O.
+
+        A check that needs the container's name (an LXD hostname must equal it) is
+        left to ``create``, which knows the name.
+
+        Raises:
+            InvalidParamsError: a param this engine cannot honour; the message says
+                which and why.
+        """
+
+    def is_name_taken(self, name: str) -> bool:
+        """Whether any container, made by ctstation or not, has this name."""
+
+    def find_task_container(self, task_id: int) -> ContainerRef | None:
+        """The container a task made earlier, found by its task label."""
+
+    def fetch_image(
+        self, source: ImageSource, ref: ImageRef, report: ProgressReport
+    ) -> str:
+        """Make the image available locally and return what ``create`` takes.
+
+        Raises:
+            ImageNotFoundError, ImageSourceError: the pull or import failed; the
+                message is the source's reason.
+        """
+
+    def create(
+        self,
+        task_id: int,
+        user: str,
+        name: str,
+        local_image: str,
+        params: CreateParams,
+    ) -> ContainerRef:
+        """Create, but do not start, a container labelled with the task id.
+
+        Raises:
+            NameTakenError: the name was taken meanwhile.
+            InvalidParamsError: a param this engine cannot honour.
+            EngineError: the engine refused.
+        """
+
+    def start(self, ref: ContainerRef) -> None:
+        """Start the container. Raises EngineError with the engine's reason."""
+
+    def describe(self, ref: ContainerRef) -> CreatedContainer:
+        """The container's state and published ports as the engine sees them now."""
+
+    def remove(self, ref: ContainerRef) -> None:
+        """Stop and remove the container; a missing container is not an error."""

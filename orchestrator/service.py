@@ -1,0 +1,256 @@
+"""The orchestrator: the one writer of task state.
+
+It consumes requested events and executor reports from its durable queue, records
+each in SQL, and only then acks the message. A message that cannot be understood is
+dead-lettered with the reason and acked; a message whose effect could not be recorded
+(database down) is requeued, and the broker dead-letters it after the queue's
+delivery limit. Every handler is idempotent, because a message may come twice.
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from kombu import Connection, Consumer, Message
+from kombu.mixins import ConsumerProducerMixin
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import SQLAlchemyError
+
+from contract.bus import dead_letter, publish, reply
+from contract.events import (
+    Envelope,
+    EventType,
+    MalformedEventError,
+    make_event,
+    parse_event,
+)
+from contract.schemas import (
+    ORCHESTRATOR_INPUTS,
+    CreateRequested,
+    Step,
+    TaskAborted,
+    TaskCompleted,
+    TaskProgress,
+    WorkCreate,
+)
+from contract.topology import EVENTS, WORK, declare_topology, orchestrator_queue
+from orchestrator.db import Task
+from orchestrator.tasks import TaskStore, task_to_dict
+
+log = logging.getLogger(__name__)
+
+SERVICE = "orchestrator"
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """How long a task may go unheard of before the sweeper aborts it."""
+
+    # A running task whose executor has not reported for this long.
+    silence: float = 300.0
+    # A waiting task that no executor has taken for this long.
+    waiting: float = 3600.0
+    # How often the sweeper looks.
+    sweep_every: float = 5.0
+
+
+class Orchestrator(ConsumerProducerMixin):
+    def __init__(
+        self,
+        connection: Connection,
+        store: TaskStore,
+        user_exists: Any,
+        timeouts: Timeouts = Timeouts(),
+    ) -> None:
+        self.connection = connection
+        self.store = store
+        self.user_exists = user_exists
+        self.timeouts = timeouts
+        self._next_sweep = 0.0
+        self.queue_name = orchestrator_queue().name
+
+    def get_consumers(self, consumer: type[Consumer], channel: Any) -> list[Consumer]:
+        declare_topology(self.connection)
+        return [
+            consumer(
+                queues=[orchestrator_queue()],
+                on_message=self.on_message,
+                prefetch_count=20,
+            )
+        ]
+
+    def on_iteration(self) -> None:
+        now = time.time()
+        if now >= self._next_sweep:
+            self._next_sweep = now + self.timeouts.sweep_every
+            self.sweep(now)
+
+    def on_message(self, message: Message) -> None:
+        try:
+            envelope, data = self._read(message)
+        except MalformedEventError as error:
+            # Nothing will ever make this message readable: keep it for a human.
+            dead_letter(self.producer, message, self.queue_name, str(error))
+            message.ack()
+            return
+
+        try:
+            self._handle(envelope, data, message)
+        except SQLAlchemyError:
+            # The effect was not recorded; let the broker redeliver it. Its delivery
+            # limit dead-letters a message that fails every time.
+            log.exception("could not record event %s; requeued", envelope.id)
+            time.sleep(1)
+            message.requeue()
+            return
+        message.ack()
+
+    def _read(self, message: Message) -> tuple[Envelope, BaseModel]:
+        envelope = parse_event(message.body)
+        model = ORCHESTRATOR_INPUTS.get(envelope.type)
+        if model is None:
+            raise MalformedEventError(f"unknown event type {envelope.type!r}")
+        try:
+            return envelope, model.model_validate(envelope.data)
+        except ValidationError as error:
+            raise MalformedEventError(
+                f"invalid data for {envelope.type}: {error}"
+            ) from error
+
+    def _handle(self, envelope: Envelope, data: BaseModel, message: Message) -> None:
+        if isinstance(data, CreateRequested):
+            self.on_create_requested(envelope, data, message)
+        elif isinstance(data, TaskProgress):
+            self.on_progress(data)
+        elif isinstance(data, TaskCompleted):
+            self.on_completed(data)
+        elif isinstance(data, TaskAborted):
+            self.on_aborted(data)
+
+    def on_create_requested(
+        self, envelope: Envelope, request: CreateRequested, message: Message
+    ) -> None:
+        if not self.user_exists(request.user):
+            reason = f"unknown user {request.user!r}"
+            dead_letter(self.producer, message, self.queue_name, reason)
+            reply(
+                self.producer,
+                message,
+                {"error": {"code": "unknown_user", "message": reason}},
+            )
+            return
+
+        # A request stamped in the future (a publisher's skewed clock) still
+        # must not make init later than start.
+        init = min(envelope.time.timestamp(), time.time())
+        task, created = self.store.add(request, envelope.id, init)
+        if created:
+            log.info(
+                "task %s accepted: %s %s from %s",
+                task.id,
+                request.type,
+                request.name,
+                request.source,
+            )
+            self._publish_task_event(EventType.TASK_CREATED, task, envelope.id)
+        if task.state == "waiting":
+            # Also on a redelivered request: the work may not have been queued
+            # before a crash. Executors recognise work they already did.
+            self._dispatch(task, request, envelope.id)
+        reply(self.producer, message, {"task": task_to_dict(task)})
+
+    def on_progress(self, report: TaskProgress) -> None:
+        now = time.time()
+        before = self.store.get(report.task_id)
+        if before is None:
+            log.warning("progress for unknown task %s ignored", report.task_id)
+            return
+
+        if self.store.begin_running(report.task_id, report.step, now):
+            log.info("task %s started by %s", report.task_id, report.executor)
+        recorded = self.store.record_progress(
+            report.task_id, report.step, report.current, report.total, now
+        )
+        if not recorded:
+            log.debug("late progress for finished task %s ignored", report.task_id)
+        elif before.detail_state != report.step or before.state != "running":
+            self._publish_state_changed(report.task_id)
+
+    def on_completed(self, report: TaskCompleted) -> None:
+        container = report.container.model_dump(mode="json")
+        if self.store.complete(report.task_id, container, report.notes, time.time()):
+            log.info(
+                "task %s completed: %s %s",
+                report.task_id,
+                report.container.type,
+                report.container.name,
+            )
+            self._publish_state_changed(report.task_id)
+        else:
+            log.warning(
+                "completion of task %s refused: it had already ended", report.task_id
+            )
+
+    def on_aborted(self, report: TaskAborted) -> None:
+        aborted = self.store.abort(
+            report.task_id, report.step, report.code, report.reason, time.time()
+        )
+        if aborted:
+            log.info(
+                "task %s aborted at %s: %s", report.task_id, report.step, report.reason
+            )
+            self._publish_state_changed(report.task_id)
+
+    def sweep(self, now: float) -> None:
+        """Abort tasks whose executor went silent or that no executor took."""
+        silent = self.store.silent_tasks(
+            running_before=now - self.timeouts.silence,
+            waiting_before=now - self.timeouts.waiting,
+        )
+        for task in silent:
+            if task.state == "running":
+                step = task.detail_state
+                reason = f"executor silent for {self.timeouts.silence:.0f} s"
+                code = "executor_silent"
+            else:
+                step = Step.QUEUED
+                reason = (
+                    f"no {task.type} executor took the task within "
+                    f"{self.timeouts.waiting:.0f} s"
+                )
+                code = "no_executor"
+            if self.store.abort(task.id, step, code, reason, now):
+                log.warning("task %s aborted by the sweeper: %s", task.id, reason)
+                self._publish_state_changed(task.id)
+
+    def _dispatch(self, task: Task, request: CreateRequested, request_id: str) -> None:
+        work = WorkCreate(task_id=task.id, **request.model_dump())
+        envelope = make_event(
+            EventType.WORK_CREATE,
+            work.model_dump(mode="json"),
+            SERVICE,
+            subject=str(task.id),
+            correlationid=request_id,
+        )
+        publish(self.producer, envelope, WORK, task.type)
+        log.debug("task %s dispatched to the %s executors", task.id, task.type)
+
+    def _publish_state_changed(self, task_id: int) -> None:
+        task = self.store.get(task_id)
+        if task is not None:
+            self._publish_task_event(
+                EventType.TASK_STATE_CHANGED, task, task.request_id
+            )
+
+    def _publish_task_event(
+        self, event_type: EventType, task: Task, correlationid: str
+    ) -> None:
+        envelope = make_event(
+            event_type,
+            {"task": task_to_dict(task)},
+            SERVICE,
+            subject=str(task.id),
+            correlationid=correlationid,
+        )
+        publish(self.producer, envelope, EVENTS, event_type.routing_key)

@@ -1,0 +1,79 @@
+"""An in-memory engine for unit tests of the pipeline: no Docker, no LXD."""
+
+import itertools
+import threading
+from dataclasses import dataclass, field
+
+from contract.images import ImageInfo, ImageRef, ImageSource
+from contract.params import CreateParams
+from executors.engine import ContainerRef, CreatedContainer, ProgressReport
+from executors.errors import EngineError, ImageNotFoundError, ImageSourceError
+
+
+@dataclass
+class FakeContainer:
+    ref: ContainerRef
+    state: str = "stopped"
+
+
+@dataclass
+class FakeEngine:
+    """Knows the images in ``images``; records every container it makes."""
+
+    type: str = "docker"
+    images: set[str] = field(default_factory=lambda: {"busybox:latest"})
+    broken_pulls: dict[str, str] = field(default_factory=dict)
+    failing_starts: dict[str, str] = field(default_factory=dict)
+    pull_gate: threading.Event | None = None
+    containers: dict[str, FakeContainer] = field(default_factory=dict)
+    removed: list[str] = field(default_factory=list)
+    _ids: itertools.count = field(default_factory=itertools.count)
+
+    def check_params(self, params: CreateParams) -> None:
+        return None
+
+    def inspect_image(self, source: ImageSource, ref: ImageRef) -> ImageInfo:
+        key = f"{ref.repository}:{ref.tag}"
+        if key not in self.images:
+            raise ImageNotFoundError(f"image {ref.repository}:{ref.tag} not found")
+        return ImageInfo(repository=source, image=ref.repository, tag=ref.tag)
+
+    def is_name_taken(self, name: str) -> bool:
+        return name in self.containers
+
+    def find_task_container(self, task_id: int) -> ContainerRef | None:
+        for container in self.containers.values():
+            if container.ref.task_id == task_id:
+                return container.ref
+        return None
+
+    def fetch_image(
+        self, source: ImageSource, ref: ImageRef, report: ProgressReport
+    ) -> str:
+        if self.pull_gate is not None:
+            self.pull_gate.wait(10)
+        key = f"{ref.repository}:{ref.tag}"
+        if key in self.broken_pulls:
+            raise ImageSourceError(self.broken_pulls[key])
+        report(50, 100)
+        return key
+
+    def create(
+        self, task_id: int, user: str, name: str, local_image: str,
+        params: CreateParams,
+    ) -> ContainerRef:
+        ref = ContainerRef(self.type, name, f"id{next(self._ids)}", task_id)
+        self.containers[name] = FakeContainer(ref)
+        return ref
+
+    def start(self, ref: ContainerRef) -> None:
+        if ref.name in self.failing_starts:
+            raise EngineError(self.failing_starts[ref.name])
+        self.containers[ref.name].state = "running"
+
+    def describe(self, ref: ContainerRef) -> CreatedContainer:
+        return CreatedContainer(ref, self.containers[ref.name].state)
+
+    def remove(self, ref: ContainerRef) -> None:
+        if self.containers.pop(ref.name, None) is not None:
+            self.removed.append(ref.name)
