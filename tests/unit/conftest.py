@@ -41,10 +41,12 @@ class Stack:
     def get(self, path: str, user: str = "alice") -> Any:
         return self.client.get(f"/api/v1{path}", headers=self.auth(user))
 
-    def wait_final(self, task_id: int, timeout: float = 10) -> dict[str, Any]:
+    def wait_final(
+        self, task_id: int, timeout: float = 10, user: str = "alice"
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            task = self.get(f"/image/create/{task_id}").get_json()
+            task = self.get(f"/image/create/{task_id}", user).get_json()
             if task["state"] in ("completed", "aborted"):
                 return task
             time.sleep(0.05)

@@ -1,0 +1,233 @@
+"""The Docker adapter's pure parts and its error translation, with a mocked SDK."""
+
+from unittest import mock
+
+import docker.errors
+import pytest
+import requests
+
+from contract.images import ImageRef, ImageSource
+from contract.params import CreateParams
+from executors.docker.engine import (
+    DockerEngine,
+    follow_pull,
+    local_image_info,
+    published_ports,
+)
+from executors.engine import ContainerRef
+from executors.errors import (
+    ContainerNotFoundError,
+    EngineError,
+    ImageNotFoundError,
+    ImageSourceError,
+    InvalidParamsError,
+    NameTakenError,
+)
+
+REF = ContainerRef("docker", "web", "abc123", 7)
+
+
+def api_error(status: int, explanation: str) -> docker.errors.APIError:
+    reply = requests.Response()
+    reply.status_code = status
+    return docker.errors.APIError("failed", response=reply, explanation=explanation)
+
+
+def not_found(explanation: str = "no such container") -> docker.errors.NotFound:
+    reply = requests.Response()
+    reply.status_code = 404
+    return docker.errors.NotFound("404", response=reply, explanation=explanation)
+
+
+@pytest.fixture
+def client() -> mock.MagicMock:
+    return mock.MagicMock()
+
+
+@pytest.fixture
+def engine(client: mock.MagicMock) -> DockerEngine:
+    return DockerEngine(client, "http://127.0.0.1:5000")
+
+
+def test_pull_progress_sums_current_and_total_over_layers() -> None:
+    reports: list[tuple[int | None, int | None]] = []
+    lines = [
+        {"status": "Pulling from library/busybox", "id": "latest"},
+        {
+            "status": "Downloading",
+            "id": "l1",
+            "progressDetail": {"current": 10, "total": 100},
+        },
+        {
+            "status": "Downloading",
+            "id": "l2",
+            "progressDetail": {"current": 5, "total": 50},
+        },
+        {"status": "Download complete", "id": "l1", "progressDetail": {}},
+        {"status": "Status: Downloaded newer image for busybox:latest"},
+    ]
+
+    follow_pull(
+        ImageRef("busybox"), lines, lambda done, total: reports.append((done, total))
+    )
+
+    assert reports == [(10, 100), (15, 150), (105, 150)]
+
+
+def test_an_error_line_in_the_pull_stream_raises_with_its_reason() -> None:
+    lines = [
+        {
+            "status": "Downloading",
+            "id": "l1",
+            "progressDetail": {"current": 1, "total": 2},
+        },
+        {
+            "error": "blob unknown to registry",
+            "errorDetail": {"message": "blob unknown to registry"},
+        },
+    ]
+
+    with pytest.raises(ImageSourceError, match="blob unknown to registry"):
+        follow_pull(ImageRef("brokenbox"), lines, lambda done, total: None)
+
+
+def test_an_error_line_with_code_404_is_image_not_found() -> None:
+    lines = [{"error": "gone", "errorDetail": {"code": 404, "message": "gone"}}]
+
+    with pytest.raises(ImageNotFoundError, match="gone"):
+        follow_pull(ImageRef("x"), lines, lambda done, total: None)
+
+
+def test_published_ports_report_bindings_docker_chose() -> None:
+    attrs = {
+        "NetworkSettings": {
+            "Ports": {
+                "80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "49153"}],
+                "443/tcp": None,
+            }
+        },
+        "HostConfig": {"PortBindings": {"80/tcp": [{"HostIp": "", "HostPort": ""}]}},
+    }
+
+    assert published_ports(attrs) == [
+        {"container": 80, "protocol": "tcp", "host_ip": "0.0.0.0", "host": 49153}
+    ]
+
+
+def test_published_ports_of_a_container_not_running_are_what_was_asked() -> None:
+    attrs = {
+        "NetworkSettings": {"Ports": {}},
+        "HostConfig": {
+            "PortBindings": {"53/udp": [{"HostIp": "127.0.0.1", "HostPort": ""}]}
+        },
+    }
+
+    assert published_ports(attrs) == [
+        {"container": 53, "protocol": "udp", "host_ip": "127.0.0.1", "host": None}
+    ]
+
+
+def test_local_image_info_maps_docker_inspect() -> None:
+    attrs = {
+        "Id": "sha256:" + "f" * 64,
+        "RepoDigests": ["busybox@sha256:" + "d" * 64],
+        "Size": 4096,
+        "Architecture": "amd64",
+        "Os": "linux",
+        "Created": "2024-01-01T00:00:00Z",
+        "Config": {"Cmd": ["sh"], "Env": ["A=1"]},
+    }
+
+    info = local_image_info(ImageRef("busybox"), attrs)
+
+    assert info.repository == "local"
+    assert info.digest == "sha256:" + "d" * 64
+    assert (info.size, info.config.command, info.config.env) == (
+        4096,
+        ["sh"],
+        {"A": "1"},
+    )
+
+
+def test_missing_local_image_is_not_found_naming_image_and_tag(
+    engine: DockerEngine, client: mock.MagicMock
+) -> None:
+    client.images.get.side_effect = docker.errors.ImageNotFound("no such image")
+
+    with pytest.raises(ImageNotFoundError, match="ctstation-local/box:v9"):
+        engine.inspect_image(ImageSource.LOCAL, ImageRef("ctstation-local/box", "v9"))
+
+
+def test_name_conflict_on_create_is_name_taken(
+    engine: DockerEngine, client: mock.MagicMock
+) -> None:
+    client.containers.create.side_effect = api_error(409, "Conflict. name in use")
+
+    with pytest.raises(NameTakenError):
+        engine.create(7, "alice", "web", "busybox:latest", CreateParams())
+
+
+def test_bad_request_on_create_is_invalid_params_with_the_explanation(
+    engine: DockerEngine, client: mock.MagicMock
+) -> None:
+    client.containers.create.side_effect = api_error(
+        400, "bind source path does not exist"
+    )
+
+    with pytest.raises(InvalidParamsError, match="bind source path does not exist"):
+        engine.create(7, "alice", "web", "busybox:latest", CreateParams())
+
+
+def test_unknown_network_is_refused_before_create(
+    engine: DockerEngine, client: mock.MagicMock
+) -> None:
+    client.networks.get.side_effect = not_found("network nope not found")
+
+    with pytest.raises(InvalidParamsError, match="nope"):
+        engine.create(7, "alice", "web", "busybox", CreateParams(network="nope"))
+    client.containers.create.assert_not_called()
+
+
+def test_start_failure_is_engine_error_with_the_explanation(
+    engine: DockerEngine, client: mock.MagicMock
+) -> None:
+    client.api.start.side_effect = api_error(500, "port is already allocated")
+
+    with pytest.raises(EngineError, match="port is already allocated"):
+        engine.start(REF)
+
+
+def test_start_of_a_missing_container_is_container_not_found(
+    engine: DockerEngine, client: mock.MagicMock
+) -> None:
+    client.api.start.side_effect = not_found()
+
+    with pytest.raises(ContainerNotFoundError):
+        engine.start(REF)
+
+
+def test_remove_of_a_missing_container_is_fine(
+    engine: DockerEngine, client: mock.MagicMock
+) -> None:
+    client.api.remove_container.side_effect = not_found()
+
+    engine.remove(REF)
+
+
+def test_name_taken_compares_the_exact_name(
+    engine: DockerEngine, client: mock.MagicMock
+) -> None:
+    client.api.containers.return_value = [{"Names": ["/web-2"], "Id": "x"}]
+
+    assert engine.is_name_taken("web") is False
+    client.api.containers.return_value = [{"Names": ["/web"], "Id": "x"}]
+    assert engine.is_name_taken("web") is True
+
+
+def test_unreachable_daemon_is_engine_error(
+    engine: DockerEngine, client: mock.MagicMock
+) -> None:
+    client.api.containers.side_effect = requests.ConnectionError("refused")
+
+    with pytest.raises(EngineError, match="unreachable"):
+        engine.is_name_taken("web")
