@@ -140,7 +140,7 @@ class BusClient:
                 self._listening.set()
                 while not self._stopping.is_set():
                     try:
-                        connection.drain_events(timeout=1)
+                        connection.drain_events(timeout=0.2)
                     except TimeoutError:
                         connection.heartbeat_check()
 

@@ -80,6 +80,10 @@ class Orchestrator(ConsumerProducerMixin):
             )
         ]
 
+    def run(self, _tokens: int = 1, **kwargs: Any) -> None:
+        # Wake at least five times a second: the sweeper runs between deliveries.
+        super().run(_tokens, safety_interval=0.2, **kwargs)
+
     def on_iteration(self) -> None:
         now = time.time()
         if now >= self._next_sweep:
