@@ -48,6 +48,7 @@ class CreateJob:
         self.executor = executor
         self.step = Step.INSPECTING
         self._last_report = 0.0
+        self._bytes: tuple[int | None, int | None] | None = None
 
     def run(self) -> None:
         """Carry the task out; never raises, always ends with one final report."""
@@ -84,6 +85,10 @@ class CreateJob:
         if fetch_step is not None:
             self._enter(fetch_step)
         local_image = self.engine.fetch_image(work.source, ref, self._report_bytes)
+        if self._bytes is not None:
+            # The last figures of the step may have been held back by the rate
+            # limit; the task list should end the step at its real total.
+            self.emit(EventType.TASK_PROGRESS, self._progress(*self._bytes))
 
         self._enter(Step.CREATING)
         container = self.engine.create(
@@ -138,6 +143,7 @@ class CreateJob:
         self.emit(EventType.TASK_PROGRESS, self._progress())
 
     def _report_bytes(self, current: int | None, total: int | None) -> None:
+        self._bytes = (current, total)
         now = time.monotonic()
         if now - self._last_report < PROGRESS_INTERVAL:
             return

@@ -135,16 +135,18 @@ class TaskStore:
         total: int | None,
         now: float,
     ) -> bool:
-        """Note the step and bytes of a running task; False when it is not running."""
+        """Note the step and bytes of a running task; False when it is not running.
+
+        A report without figures keeps the last ones, so a finished pull or import
+        still shows how much it moved.
+        """
+        values: dict[str, Any] = {"detail_state": step, "heartbeat_at": now}
+        if current is not None or total is not None:
+            values.update(progress_current=current, progress_total=total)
         query = (
             update(Task)
             .where(Task.id == task_id, Task.state == TaskState.RUNNING)
-            .values(
-                detail_state=step,
-                progress_current=current,
-                progress_total=total,
-                heartbeat_at=now,
-            )
+            .values(**values)
         )
         return self._execute(query)
 

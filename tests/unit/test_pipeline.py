@@ -19,6 +19,7 @@ def test_create_request_becomes_completed_task_with_container(stack: Stack) -> N
     assert final["init"] <= final["start"] <= final["end"]
     assert stack.engine.containers["web"].state == "running"
     assert stack.engine.containers["web"].ref.task_id == task["id"]
+    assert final["progress"] == {"current": 50, "total": 100}
 
 
 def test_without_name_only_preinspects(stack: Stack) -> None:

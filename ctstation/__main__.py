@@ -1,0 +1,3 @@
+from ctstation.cli import main
+
+main()
