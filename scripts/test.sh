@@ -9,7 +9,7 @@ scripts/local-engines.sh
 scripts/install.sh
 
 status=0
-.venv/bin/python -m pytest "$@" || status=$?
+CTSTATION_TEST_REQUIRE_ENGINES=1 .venv/bin/python -m pytest "$@" || status=$?
 if [ "$status" -eq 5 ]; then
     echo "pytest collected no tests" >&2
     exit 0
