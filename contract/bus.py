@@ -26,6 +26,8 @@ def connect(url: str) -> Connection:
     if url.startswith("memory://"):
         # The in-process transport polls its queues; a short interval keeps the
         # single-process mode as responsive as a real broker.
+        # A host silences kombu's "no hostname" warning; memory ignores it anyway.
+        url = "memory://localhost/" if url == "memory://" else url
         return Connection(url, transport_options={"polling_interval": 0.02})
     return Connection(
         url,

@@ -57,6 +57,8 @@ class WorkCreate(CreateRequested):
     """Work for an executor: the request plus the task that tracks it."""
 
     task_id: int
+    # Unique across installations (the requested event's id), unlike task_id.
+    task_uid: str
 
 
 class TaskProgress(_Data):

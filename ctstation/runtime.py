@@ -66,9 +66,9 @@ def make_engine_adapter(container_type: ContainerType, settings: Settings) -> En
 
     import pylxd
     import requests
-    from executors.lxc.engine import LxdEngine
 
     from executors.lxc.catalog import Catalog
+    from executors.lxc.engine import LxdEngine
 
     client = (
         pylxd.Client(endpoint=settings.lxd_url) if settings.lxd_url else pylxd.Client()

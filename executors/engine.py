@@ -15,11 +15,33 @@ from contract.params import CreateParams
 # The label (Docker) or user config key (LXD, as "user.<label>") that ties a
 # container to the task that made it; an executor given a task again finds it by it.
 TASK_LABEL = "ctstation.task"
+TASK_UID_LABEL = "ctstation.task-uid"
 OWNER_LABEL = "ctstation.user"
 
 # Called by long steps (pull, import) with bytes done and bytes expected, either
 # unknown as None. It may be called often; the caller rate-limits what it publishes.
 ProgressReport = Callable[[int | None, int | None], None]
+
+
+@dataclass(frozen=True)
+class TaskMark:
+    """What ties a container to the task that made it, and to its owner.
+
+    Task ids count from 1 in every database, so two ctstation installations that
+    share an engine share ids too; the uid (the id of the requested event, a UUID)
+    is what an executor matches when it looks for a container it made before.
+    """
+
+    id: int
+    uid: str
+    user: str
+
+    def labels(self) -> dict[str, str]:
+        return {
+            TASK_LABEL: str(self.id),
+            TASK_UID_LABEL: self.uid,
+            OWNER_LABEL: self.user,
+        }
 
 
 @dataclass(frozen=True)
@@ -69,8 +91,8 @@ class Engine(Protocol):
     def is_name_taken(self, name: str) -> bool:
         """Whether any container, made by ctstation or not, has this name."""
 
-    def find_task_container(self, task_id: int) -> ContainerRef | None:
-        """The container a task made earlier, found by its task label."""
+    def find_task_container(self, task: TaskMark) -> ContainerRef | None:
+        """The container a task made earlier, found by its task uid label."""
 
     def fetch_image(
         self, source: ImageSource, ref: ImageRef, report: ProgressReport
@@ -84,13 +106,12 @@ class Engine(Protocol):
 
     def create(
         self,
-        task_id: int,
-        user: str,
+        task: TaskMark,
         name: str,
         local_image: str,
         params: CreateParams,
     ) -> ContainerRef:
-        """Create, but do not start, a container labelled with the task id.
+        """Create, but do not start, a container labelled with ``task.labels()``.
 
         Raises:
             NameTakenError: the name was taken meanwhile.

@@ -22,7 +22,7 @@ from contract.schemas import (
     TaskProgress,
     WorkCreate,
 )
-from executors.engine import ContainerRef, Engine
+from executors.engine import ContainerRef, Engine, TaskMark
 from executors.errors import ExecutorError, InvalidParamsError, NameTakenError
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,8 @@ class CreateJob:
     def _run(self) -> None:
         work = self.work
         self._enter(Step.INSPECTING)
-        existing = self.engine.find_task_container(work.task_id)
+        mark = TaskMark(work.task_id, work.task_uid, work.user)
+        existing = self.engine.find_task_container(mark)
         if existing is not None:
             log.info(
                 "task %s: found container %s made earlier; resuming",
@@ -91,9 +92,7 @@ class CreateJob:
             self.emit(EventType.TASK_PROGRESS, self._progress(*self._bytes))
 
         self._enter(Step.CREATING)
-        container = self.engine.create(
-            work.task_id, work.user, work.name, local_image, work.params
-        )
+        container = self.engine.create(mark, work.name, local_image, work.params)
         self._finish(container)
 
     def _finish(self, container: ContainerRef) -> None:

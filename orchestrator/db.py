@@ -50,6 +50,8 @@ class Task(Base):
     """One create (later also clone) task, from request to its final state."""
 
     __tablename__ = "tasks"
+    # Ids are never reused, even after a purge: users and scripts keep them.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     # The id of the requested event: a redelivered request finds its task by it.

@@ -229,7 +229,9 @@ class Orchestrator(ConsumerProducerMixin):
                 self._publish_state_changed(task.id)
 
     def _dispatch(self, task: Task, request: CreateRequested, request_id: str) -> None:
-        work = WorkCreate(task_id=task.id, **request.model_dump())
+        work = WorkCreate(
+            task_id=task.id, task_uid=task.request_id, **request.model_dump()
+        )
         envelope = make_event(
             EventType.WORK_CREATE,
             work.model_dump(mode="json"),

@@ -6,13 +6,14 @@ from dataclasses import dataclass, field
 
 from contract.images import ImageInfo, ImageRef, ImageSource
 from contract.params import CreateParams
-from executors.engine import ContainerRef, CreatedContainer, ProgressReport
+from executors.engine import ContainerRef, CreatedContainer, ProgressReport, TaskMark
 from executors.errors import EngineError, ImageNotFoundError, ImageSourceError
 
 
 @dataclass
 class FakeContainer:
     ref: ContainerRef
+    uid: str
     state: str = "stopped"
 
 
@@ -41,9 +42,9 @@ class FakeEngine:
     def is_name_taken(self, name: str) -> bool:
         return name in self.containers
 
-    def find_task_container(self, task_id: int) -> ContainerRef | None:
+    def find_task_container(self, task: TaskMark) -> ContainerRef | None:
         for container in self.containers.values():
-            if container.ref.task_id == task_id:
+            if container.uid == task.uid:
                 return container.ref
         return None
 
@@ -59,11 +60,10 @@ class FakeEngine:
         return key
 
     def create(
-        self, task_id: int, user: str, name: str, local_image: str,
-        params: CreateParams,
+        self, task: TaskMark, name: str, local_image: str, params: CreateParams
     ) -> ContainerRef:
-        ref = ContainerRef(self.type, name, f"id{next(self._ids)}", task_id)
-        self.containers[name] = FakeContainer(ref)
+        ref = ContainerRef(self.type, name, f"id{next(self._ids)}", task.id)
+        self.containers[name] = FakeContainer(ref, task.uid)
         return ref
 
     def start(self, ref: ContainerRef) -> None:

@@ -66,7 +66,10 @@ class Stack:
     def ctstation(self, *args: str) -> str:
         done = subprocess.run(
             [sys.executable, "-m", "ctstation", *args],
-            env=self.env(), check=True, capture_output=True, text=True,
+            env=self.env(),
+            check=True,
+            capture_output=True,
+            text=True,
         )
         return done.stdout
 
@@ -76,7 +79,9 @@ class Stack:
         self.ctstation("db-upgrade")
         self.tokens["alice"] = self.ctstation("user", "add", "alice").split()[-1]
         self.tokens["bob"] = self.ctstation("user", "add", "bob").split()[-1]
-        self.tokens["root"] = self.ctstation("user", "add", "root", "--admin").split()[-1]
+        self.tokens["root"] = self.ctstation("user", "add", "root", "--admin").split()[
+            -1
+        ]
         for service in SERVICES:
             self.start_service(service)
         self.wait_ready()
@@ -85,19 +90,22 @@ class Stack:
         log = open(self.workdir / f"{service.replace(' ', '-')}.log", "ab")
         self.processes[service] = subprocess.Popen(
             [sys.executable, "-m", "ctstation", *service.split()],
-            env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
 
     def wait_ready(self, timeout: float = 60) -> None:
         """Until the gateway answers and both executors answer a pre-inspection."""
         deadline = time.monotonic() + timeout
-        probes = [("local", "docker", "ctstation-local/box"),
-                  ("local", "lxc", "busybox")]
+        probes = [
+            ("local", "docker", "ctstation-local/box"),
+            ("local", "lxc", "busybox"),
+        ]
         while probes and time.monotonic() < deadline:
             source, kind, image = probes[0]
             try:
-                response = self.post(f"/image/create/{source}/{kind}",
-                                     {"image": image})
+                response = self.post(f"/image/create/{source}/{kind}", {"image": image})
                 if response.status_code == 200:
                     probes.pop(0)
                     continue
@@ -111,18 +119,19 @@ class Stack:
         return {"Authorization": f"Bearer {self.tokens[user]}"}
 
     def post(self, path: str, body: Any, user: str = "alice") -> requests.Response:
-        return requests.post(self.url + path, json=body, headers=self.headers(user),
-                             timeout=60)
+        return requests.post(
+            self.url + path, json=body, headers=self.headers(user), timeout=60
+        )
 
     def get(self, path: str, user: str = "alice") -> requests.Response:
         return requests.get(self.url + path, headers=self.headers(user), timeout=30)
 
     def delete(self, path: str, user: str = "alice") -> requests.Response:
-        return requests.delete(self.url + path, headers=self.headers(user),
-                               timeout=30)
+        return requests.delete(self.url + path, headers=self.headers(user), timeout=30)
 
-    def wait_final(self, task_id: int, timeout: float = 120,
-                   user: str = "alice") -> dict[str, Any]:
+    def wait_final(
+        self, task_id: int, timeout: float = 120, user: str = "alice"
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         task: dict[str, Any] = {}
         while time.monotonic() < deadline:
@@ -132,8 +141,9 @@ class Stack:
             time.sleep(0.2)
         raise AssertionError(f"task {task_id} did not end in {timeout} s: {task}")
 
-    def create(self, source: str, kind: str, body: dict[str, Any],
-               user: str = "alice") -> dict[str, Any]:
+    def create(
+        self, source: str, kind: str, body: dict[str, Any], user: str = "alice"
+    ) -> dict[str, Any]:
         """Ask for a container and wait for its task to end."""
         response = self.post(f"/image/create/{source}/{kind}", body, user)
         assert response.status_code == 202, response.text

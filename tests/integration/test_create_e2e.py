@@ -1,6 +1,7 @@
 """Create tasks end to end: HTTP, RabbitMQ, SQL and the real engines."""
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import docker
 import pylxd
@@ -45,7 +46,7 @@ def assert_completed(task: dict) -> None:
 
 @pytest.mark.parametrize(
     ("source", "image", "tag"),
-    [("local", "ctstation-local/box", "latest"), ("dockerhub", "busybox", "1.35")],
+    [("local", "ctstation-local/box", "latest"), ("dockerhub", "pullbox", "latest")],
 )
 def test_docker_container_is_created_running_and_labelled(
     stack: Stack, docker_engine, made, source: str, image: str, tag: str
@@ -55,8 +56,9 @@ def test_docker_container_is_created_running_and_labelled(
     if source == "dockerhub":
         _forget_local_image(docker_engine, f"{image}:{tag}")
 
-    task = stack.create(source, "docker",
-                        {"type": "docker", "name": name, "image": image, "tag": tag})
+    task = stack.create(
+        source, "docker", {"type": "docker", "name": name, "image": image, "tag": tag}
+    )
 
     assert_completed(task)
     container = docker_engine.containers.get(name)
@@ -78,8 +80,9 @@ def test_lxc_container_is_created_running_and_labelled(
     if source == "appcenter":
         _forget_catalog_image(lxd, image)
 
-    task = stack.create(source, "lxc",
-                        {"type": "lxc", "name": name, "image": image, "tag": "latest"})
+    task = stack.create(
+        source, "lxc", {"type": "lxc", "name": name, "image": image, "tag": "latest"}
+    )
 
     assert_completed(task)
     instance = lxd.instances.get(name)
@@ -133,8 +136,9 @@ def test_name_of_foreign_docker_container_is_409_and_left_alone(
     made.append(("docker", name))
     foreign = docker_engine.containers.create("ctstation-local/box:latest", name=name)
 
-    response = stack.post("/image/create/dockerhub/docker",
-                          {"name": name, "image": "brokenbox"})
+    response = stack.post(
+        "/image/create/dockerhub/docker", {"name": name, "image": "brokenbox"}
+    )
 
     assert response.status_code == 409, response.text
     assert name in response.json()["error"]["message"]
@@ -162,16 +166,26 @@ def test_start_failing_on_taken_port_aborts_and_removes_container(
 ) -> None:
     holder, name = unique_name("holder"), unique_name("clash")
     made.extend([("docker", holder), ("docker", name)])
-    first = stack.create("local", "docker", {
-        "name": holder, "image": "ctstation-local/box",
-        "ports": [{"host_ip": "127.0.0.1", "container": 80}],
-    })
+    first = stack.create(
+        "local",
+        "docker",
+        {
+            "name": holder,
+            "image": "ctstation-local/box",
+            "ports": [{"host_ip": "127.0.0.1", "container": 80}],
+        },
+    )
     taken = first["container"]["ports"][0]["host"]
 
-    task = stack.create("local", "docker", {
-        "name": name, "image": "ctstation-local/box",
-        "ports": [{"host_ip": "127.0.0.1", "host": taken, "container": 80}],
-    })
+    task = stack.create(
+        "local",
+        "docker",
+        {
+            "name": name,
+            "image": "ctstation-local/box",
+            "ports": [{"host_ip": "127.0.0.1", "host": taken, "container": 80}],
+        },
+    )
 
     assert task["state"] == "aborted"
     assert task["error"]["step"] == "starting"
@@ -185,11 +199,18 @@ def test_port_with_host_ip_is_bound_on_that_ip_only(
     name = unique_name("ports")
     made.append(("docker", name))
 
-    task = stack.create("local", "docker", {
-        "name": name, "image": "ctstation-local/box",
-        "ports": [{"host_ip": "127.0.0.1", "container": 80},
-                  {"container": 8080, "protocol": "udp"}],
-    })
+    task = stack.create(
+        "local",
+        "docker",
+        {
+            "name": name,
+            "image": "ctstation-local/box",
+            "ports": [
+                {"host_ip": "127.0.0.1", "container": 80},
+                {"container": 8080, "protocol": "udp"},
+            ],
+        },
+    )
 
     assert_completed(task)
     bindings = docker_engine.containers.get(name).attrs["NetworkSettings"]["Ports"]
@@ -205,12 +226,22 @@ def test_create_params_reach_the_docker_container(
     name = unique_name("params")
     made.append(("docker", name))
 
-    task = stack.create("local", "docker", {
-        "name": name, "image": "ctstation-local/box", "start": False,
-        "env": {"GREETING": "hi"}, "memory": "64MiB", "cpu": 0.5,
-        "labels": {"team": "blue"}, "hostname": "box1", "autostart": True,
-        "command": "sleep 300",
-    })
+    task = stack.create(
+        "local",
+        "docker",
+        {
+            "name": name,
+            "image": "ctstation-local/box",
+            "start": False,
+            "env": {"GREETING": "hi"},
+            "memory": "64MiB",
+            "cpu": 0.5,
+            "labels": {"team": "blue"},
+            "hostname": "box1",
+            "autostart": True,
+            "command": "sleep 300",
+        },
+    )
 
     assert_completed(task)
     container = docker_engine.containers.get(name)
@@ -228,8 +259,9 @@ def test_create_params_reach_the_docker_container(
 def test_lxd_failure_aborts_with_lxds_message(stack: Stack, lxd) -> None:
     name = unique_name("nonet")
 
-    task = stack.create("local", "lxc",
-                        {"name": name, "image": "busybox", "network": "nosuchnet"})
+    task = stack.create(
+        "local", "lxc", {"name": name, "image": "busybox", "network": "nosuchnet"}
+    )
 
     assert task["state"] == "aborted"
     assert task["error"]["step"] == "creating"
@@ -248,27 +280,33 @@ def test_failed_catalog_import_aborts_at_importing(stack: Stack, lxd) -> None:
 
 
 def test_thirty_parallel_creates_on_sqlite_end_as_thirty_tasks(
-    stack: Stack, docker_engine, made
+    stack: Stack, made
 ) -> None:
-    from concurrent.futures import ThreadPoolExecutor
+    create_in_parallel(stack, made, 30)
 
-    names = [unique_name(f"p{i}") for i in range(30)]
+    assert "database is locked" not in stack.logs()
+
+
+def create_in_parallel(stack: Stack, made: list, count: int) -> None:
+    """Send ``count`` creates at once; each must become its own completed task."""
+    names = [unique_name(f"p{i}") for i in range(count)]
     made.extend(("docker", name) for name in names)
 
-    def ask(name: str):
-        return stack.post("/image/create/local/docker",
-                          {"name": name, "image": "ctstation-local/box",
-                           "start": False})
+    def ask(name: str) -> requests.Response:
+        body = {"name": name, "image": "ctstation-local/box", "start": False}
+        return stack.post("/image/create/local/docker", body)
 
-    with ThreadPoolExecutor(30) as pool:
+    with ThreadPoolExecutor(count) as pool:
         responses = list(pool.map(ask, names))
 
-    assert [r.status_code for r in responses] == [202] * 30, [r.text for r in responses]
+    assert [r.status_code for r in responses] == [202] * count, [
+        r.text for r in responses
+    ]
     ids = {r.json()["id"] for r in responses}
-    assert len(ids) == 30
+    assert len(ids) == count
     finals = [stack.wait_final(task_id) for task_id in ids]
     assert {t["state"] for t in finals} == {"completed"}
-    assert "database is locked" not in stack.logs()
+    assert sorted(t["name"] for t in finals) == sorted(names)
 
 
 def _forget_catalog_image(lxd: pylxd.Client, name: str) -> None:

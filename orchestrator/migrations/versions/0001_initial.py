@@ -56,6 +56,7 @@ def upgrade() -> None:
         sa.Column("container", sa.JSON),
         sa.Column("error", sa.JSON),
         sa.Column("notes", sa.JSON),
+        sqlite_autoincrement=True,
     )
 
 

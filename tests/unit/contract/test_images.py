@@ -18,7 +18,11 @@ def test_registry_port_is_not_taken_for_a_tag() -> None:
 def test_tag_inside_image_is_split_at_last_colon_after_last_slash() -> None:
     ref = parse_reference("registry.test:5000/team/app:1.2")
 
-    assert (ref.registry, ref.name, ref.tag) == ("registry.test:5000", "team/app", "1.2")
+    assert (ref.registry, ref.name, ref.tag) == (
+        "registry.test:5000",
+        "team/app",
+        "1.2",
+    )
     assert str(ref) == "registry.test:5000/team/app:1.2"
 
 

@@ -61,8 +61,12 @@ def test_unsupported_pairs_are_refused(stack: Stack, path: str, words: str) -> N
 def test_tag_given_twice_differently_is_refused(stack: Stack) -> None:
     body = {**BUSYBOX, "image": "busybox:1.35", "tag": "1.36"}
 
-    assert_refused(stack, stack.post("/image/create/dockerhub/docker", body), 400,
-                   "tag given twice")
+    assert_refused(
+        stack,
+        stack.post("/image/create/dockerhub/docker", body),
+        400,
+        "tag given twice",
+    )
 
 
 @pytest.mark.parametrize(
@@ -138,8 +142,9 @@ def test_unauthenticated_request_is_401_json(stack: Stack) -> None:
 
 
 def test_basic_auth_with_password_works(stack: Stack) -> None:
-    response = stack.client.get("/api/v1/image/create/",
-                                auth=("alice", "alice-password"))
+    response = stack.client.get(
+        "/api/v1/image/create/", auth=("alice", "alice-password")
+    )
 
     assert response.status_code == 200
 

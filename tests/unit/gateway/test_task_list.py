@@ -18,8 +18,21 @@ def test_task_has_every_field_of_the_draft(stack: Stack) -> None:
 
     [task] = stack.get("/image/create/").get_json()
 
-    draft_fields = {"id", "init", "start", "end", "result", "from", "state",
-                    "detail_state", "type", "user", "image", "tag", "create_params"}
+    draft_fields = {
+        "id",
+        "init",
+        "start",
+        "end",
+        "result",
+        "from",
+        "state",
+        "detail_state",
+        "type",
+        "user",
+        "image",
+        "tag",
+        "create_params",
+    }
     assert draft_fields <= set(task)
     assert task["from"] == "dockerhub"
     assert task["tag"] == "latest"
@@ -67,3 +80,12 @@ def test_plain_user_purge_leaves_other_users_tasks(stack: Stack) -> None:
 
     assert bob["id"] not in response.get_json()
     assert len(stack.get("/image/create/", user="bob").get_json()) == 1
+
+
+def test_task_ids_are_not_reused_after_a_purge(stack: Stack) -> None:
+    first = make_task(stack, "web")
+    stack.client.delete("/api/v1/image/create/", headers=stack.auth())
+
+    second = make_task(stack, "web2")
+
+    assert second["id"] > first["id"]

@@ -14,7 +14,7 @@ from executors.docker.engine import (
     local_image_info,
     published_ports,
 )
-from executors.engine import ContainerRef
+from executors.engine import TASK_UID_LABEL, ContainerRef, TaskMark
 from executors.errors import (
     ContainerNotFoundError,
     EngineError,
@@ -25,6 +25,7 @@ from executors.errors import (
 )
 
 REF = ContainerRef("docker", "web", "abc123", 7)
+TASK = TaskMark(7, "5f0c9a8e-2b7d-4c1e-9a3f-6d2e8b1c4a70", "alice")
 
 
 def api_error(status: int, explanation: str) -> docker.errors.APIError:
@@ -53,49 +54,105 @@ def test_pull_progress_sums_current_and_total_over_layers() -> None:
     reports: list[tuple[int | None, int | None]] = []
     lines = [
         {"status": "Pulling from library/busybox", "id": "latest"},
-        {
-            "status": "Downloading",
-            "id": "l1",
-            "progressDetail": {"current": 10, "total": 100},
-        },
-        {
-            "status": "Downloading",
-            "id": "l2",
-            "progressDetail": {"current": 5, "total": 50},
-        },
+        {"status": "Pulling fs layer", "id": "l1"},
+        {"status": "Pulling fs layer", "id": "l2"},
+        {"status": "Already exists", "id": "l3"},
+        downloading("l1", 10, 100),
+        downloading("l2", 5, 50),
         {"status": "Download complete", "id": "l1", "progressDetail": {}},
+        downloading("l2", 50, 50),
         {"status": "Status: Downloaded newer image for busybox:latest"},
     ]
 
-    follow_pull(
-        ImageRef("busybox"), lines, lambda done, total: reports.append((done, total))
-    )
+    follow_pull(lines, lambda done, total: reports.append((done, total)))
 
-    assert reports == [(10, 100), (15, 150), (105, 150)]
-
-
-def test_an_error_line_in_the_pull_stream_raises_with_its_reason() -> None:
-    lines = [
-        {
-            "status": "Downloading",
-            "id": "l1",
-            "progressDetail": {"current": 1, "total": 2},
-        },
-        {
-            "error": "blob unknown to registry",
-            "errorDetail": {"message": "blob unknown to registry"},
-        },
+    assert reports == [
+        (0, None),
+        (0, None),
+        (0, None),
+        (10, None),
+        (15, 150),
+        (105, 150),
+        (150, 150),
+        (150, 150),
     ]
 
-    with pytest.raises(ImageSourceError, match="blob unknown to registry"):
-        follow_pull(ImageRef("brokenbox"), lines, lambda done, total: None)
+
+def downloading(layer: str, current: int, total: int) -> dict[str, object]:
+    return {
+        "status": "Downloading",
+        "id": layer,
+        "progressDetail": {"current": current, "total": total},
+    }
 
 
-def test_an_error_line_with_code_404_is_image_not_found() -> None:
-    lines = [{"error": "gone", "errorDetail": {"code": 404, "message": "gone"}}]
+def test_a_pull_with_nothing_to_download_still_reports_completion() -> None:
+    reports: list[tuple[int | None, int | None]] = []
+
+    follow_pull([{"status": "Digest: sha256:00"}], lambda d, t: reports.append((d, t)))
+
+    assert reports == [(0, 0)]
+
+
+def test_an_error_line_in_the_pull_stream_raises_with_its_reason(
+    engine: DockerEngine, client: mock.MagicMock
+) -> None:
+    client.api.pull.return_value = iter(
+        [
+            downloading("l1", 1, 2),
+            {"error": "blob unknown", "errorDetail": {"message": "blob unknown"}},
+        ]
+    )
+    # The registry cannot be asked here, so the daemon's reason is all there is.
+    with (
+        mock.patch.object(
+            engine._registry,
+            "find_unservable_layer",
+            side_effect=ImageSourceError("unreachable"),
+        ),
+        pytest.raises(ImageSourceError, match="pull of brokenbox:latest.*blob unknown"),
+    ):
+        engine.fetch_image(ImageSource.DOCKERHUB, ImageRef("brokenbox"), print)
+
+
+def test_a_failed_pull_names_the_layer_the_registry_cannot_serve(
+    engine: DockerEngine, client: mock.MagicMock
+) -> None:
+    client.api.pull.return_value = iter(
+        [{"error": "lookup registry-1.docker.io: no such host"}]
+    )
+    problem = "127.0.0.1:5000/library/brokenbox cannot serve layer sha256:aa (404)"
+
+    with (
+        mock.patch.object(
+            engine._registry, "find_unservable_layer", return_value=problem
+        ),
+        pytest.raises(ImageSourceError) as raised,
+    ):
+        engine.fetch_image(ImageSource.DOCKERHUB, ImageRef("brokenbox"), print)
+
+    assert problem in raised.value.message
+    assert "no such host" in raised.value.message
+
+
+def test_an_error_line_with_code_404_is_image_not_found(
+    engine: DockerEngine, client: mock.MagicMock
+) -> None:
+    client.api.pull.return_value = iter(
+        [{"error": "gone", "errorDetail": {"code": 404, "message": "gone"}}]
+    )
 
     with pytest.raises(ImageNotFoundError, match="gone"):
-        follow_pull(ImageRef("x"), lines, lambda done, total: None)
+        engine.fetch_image(ImageSource.DOCKERHUB, ImageRef("x"), print)
+
+
+def test_a_pull_the_daemon_refuses_at_once_is_a_source_error(
+    engine: DockerEngine, client: mock.MagicMock
+) -> None:
+    client.api.pull.side_effect = api_error(500, "registry unreachable")
+
+    with pytest.raises(ImageSourceError, match="registry unreachable"):
+        engine.fetch_image(ImageSource.DOCKERHUB, ImageRef("x"), print)
 
 
 def test_published_ports_report_bindings_docker_chose() -> None:
@@ -164,7 +221,7 @@ def test_name_conflict_on_create_is_name_taken(
     client.containers.create.side_effect = api_error(409, "Conflict. name in use")
 
     with pytest.raises(NameTakenError):
-        engine.create(7, "alice", "web", "busybox:latest", CreateParams())
+        engine.create(TASK, "web", "busybox:latest", CreateParams())
 
 
 def test_bad_request_on_create_is_invalid_params_with_the_explanation(
@@ -175,7 +232,7 @@ def test_bad_request_on_create_is_invalid_params_with_the_explanation(
     )
 
     with pytest.raises(InvalidParamsError, match="bind source path does not exist"):
-        engine.create(7, "alice", "web", "busybox:latest", CreateParams())
+        engine.create(TASK, "web", "busybox:latest", CreateParams())
 
 
 def test_unknown_network_is_refused_before_create(
@@ -184,7 +241,7 @@ def test_unknown_network_is_refused_before_create(
     client.networks.get.side_effect = not_found("network nope not found")
 
     with pytest.raises(InvalidParamsError, match="nope"):
-        engine.create(7, "alice", "web", "busybox", CreateParams(network="nope"))
+        engine.create(TASK, "web", "busybox", CreateParams(network="nope"))
     client.containers.create.assert_not_called()
 
 
@@ -222,6 +279,19 @@ def test_name_taken_compares_the_exact_name(
     assert engine.is_name_taken("web") is False
     client.api.containers.return_value = [{"Names": ["/web"], "Id": "x"}]
     assert engine.is_name_taken("web") is True
+
+
+def test_find_task_container_asks_for_the_task_uid_label(
+    engine: DockerEngine, client: mock.MagicMock
+) -> None:
+    client.api.containers.return_value = [{"Names": ["/web"], "Id": "abc123"}]
+
+    assert engine.find_task_container(TASK) == REF
+    client.api.containers.assert_called_with(
+        all=True, filters={"label": f"{TASK_UID_LABEL}={TASK.uid}"}
+    )
+    client.api.containers.return_value = []
+    assert engine.find_task_container(TASK) is None
 
 
 def test_unreachable_daemon_is_engine_error(

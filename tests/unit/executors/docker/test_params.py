@@ -1,13 +1,21 @@
 import pytest
 
 from contract.params import CreateParams
-from executors.docker.params import check_params, create_kwargs, port_bindings
-from executors.engine import OWNER_LABEL, TASK_LABEL
+from executors.docker.params import (
+    check_params,
+    container_labels,
+    create_kwargs,
+    port_bindings,
+)
+from executors.engine import OWNER_LABEL, TASK_LABEL, TASK_UID_LABEL, TaskMark
 from executors.errors import InvalidParamsError
+
+TASK = TaskMark(7, "5f0c9a8e-2b7d-4c1e-9a3f-6d2e8b1c4a70", "alice")
+OURS = {TASK_LABEL: "7", TASK_UID_LABEL: TASK.uid, OWNER_LABEL: "alice"}
 
 
 def kwargs_for(**params: object) -> dict[str, object]:
-    return create_kwargs(7, "alice", "web", "busybox:latest", CreateParams(**params))
+    return create_kwargs(TASK, "web", "busybox:latest", CreateParams(**params))
 
 
 def test_minimal_params_give_only_name_image_labels_and_defaults() -> None:
@@ -16,7 +24,7 @@ def test_minimal_params_give_only_name_image_labels_and_defaults() -> None:
     assert kwargs == {
         "image": "busybox:latest",
         "name": "web",
-        "labels": {TASK_LABEL: "7", OWNER_LABEL: "alice"},
+        "labels": OURS,
         "environment": {},
         "privileged": False,
         "detach": True,
@@ -47,10 +55,13 @@ def test_every_param_is_mapped_to_its_docker_argument() -> None:
     assert kwargs["labels"]["team"] == "x"
 
 
-def test_user_labels_cannot_override_the_task_and_owner_labels() -> None:
-    kwargs = kwargs_for(labels={TASK_LABEL: "99", OWNER_LABEL: "mallory"})
+def test_user_labels_cannot_override_the_task_uid_and_owner_labels() -> None:
+    kwargs = kwargs_for(
+        labels={TASK_LABEL: "99", TASK_UID_LABEL: "forged", OWNER_LABEL: "mallory"}
+    )
 
-    assert kwargs["labels"] == {TASK_LABEL: "7", OWNER_LABEL: "alice"}
+    assert kwargs["labels"] == OURS
+    assert container_labels(TASK, CreateParams(labels={TASK_UID_LABEL: "x"})) == OURS
 
 
 def test_ports_keep_host_ip_let_docker_choose_and_support_udp() -> None:

@@ -75,6 +75,7 @@ ROUTES: dict[str, tuple[int, str, bytes]] = {
     ),
     f"/v2/library/busybox/blobs/{digest_of(CONFIG)}": (200, "application/json", CONFIG),
     f"/v2/library/multi/blobs/{digest_of(CONFIG)}": (200, "application/json", CONFIG),
+    "/v2/library/nolayer/manifests/latest": (200, IMAGE_TYPE, IMAGE_MANIFEST),
     "/v2/library/failing/manifests/latest": (
         503,
         "application/json",
@@ -83,17 +84,24 @@ ROUTES: dict[str, tuple[int, str, bytes]] = {
 }
 
 
+UNKNOWN = (
+    404,
+    "application/json",
+    b'{"errors": [{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown"}]}',
+)
+
+# Blobs the fake registry has; a HEAD of any other is 404, as for a deleted layer.
+LAYERS_PRESENT = {"/v2/library/busybox/blobs/sha256:" + "1" * 64}
+
+
 class FakeRegistry(BaseHTTPRequestHandler):
+    def do_HEAD(self) -> None:
+        self.send_response(200 if self.path in LAYERS_PRESENT else 404)
+        self.send_header("Content-Length", "1000")
+        self.end_headers()
+
     def do_GET(self) -> None:
-        status, content_type, body = ROUTES.get(
-            self.path,
-            (
-                404,
-                "application/json",
-                b'{"errors": [{"code": "MANIFEST_UNKNOWN", '
-                b'"message": "manifest unknown"}]}',
-            ),
-        )
+        status, content_type, body = ROUTES.get(self.path, UNKNOWN)
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -206,6 +214,17 @@ def test_registry_failure_is_source_error_with_its_reason(registry_url: str) -> 
 def test_unreachable_registry_is_source_error() -> None:
     with pytest.raises(ImageSourceError, match="unreachable"):
         Registry("http://127.0.0.1:9").inspect(ImageRef("busybox"))
+
+
+def test_a_layer_the_registry_cannot_serve_is_named(registry_url: str) -> None:
+    registry = Registry(registry_url)
+
+    problem = registry.find_unservable_layer(ImageRef("nolayer"))
+
+    assert problem is not None
+    assert "library/nolayer cannot serve layer sha256:1111" in problem
+    assert "404" in problem
+    assert registry.find_unservable_layer(ImageRef("busybox")) is None
 
 
 def test_anonymous_bearer_challenge_is_answered(

@@ -11,7 +11,7 @@ import requests
 
 from contract.images import ImageRef, ImageSource
 from contract.params import CreateParams
-from executors.engine import TASK_LABEL, ContainerRef
+from executors.engine import TASK_LABEL, TASK_UID_LABEL, ContainerRef, TaskMark
 from executors.errors import (
     EngineError,
     ImageNotFoundError,
@@ -23,6 +23,9 @@ from executors.lxc.catalog import CatalogEntry
 from executors.lxc.engine import LxdEngine
 
 FINGERPRINT = "ab" * 32
+TASK = TaskMark(7, "5f0c9a8e-2b7d-4c1e-9a3f-6d2e8b1c4a70", "alice")
+# The same task id in another installation sharing the LXD.
+OTHER = TaskMark(7, "0b6e3d1f-8c2a-4e59-b7d4-1a9c5e2f3d86", "bob")
 ENTRY = CatalogEntry(
     name="busybox",
     tag="latest",
@@ -166,17 +169,36 @@ def test_a_failed_create_is_engine_error_with_lxd_message(
     client.instances.get.side_effect = lxd_error(404, "not found")
 
     with pytest.raises(EngineError, match="Failed to load network"):
-        engine.create(7, "alice", "web", FINGERPRINT, CreateParams())
+        engine.create(TASK, "web", FINGERPRINT, CreateParams())
 
 
 def test_a_failed_create_over_a_foreign_instance_is_name_taken(
     engine: LxdEngine, client: mock.MagicMock
 ) -> None:
     client.instances.create.side_effect = lxd_error(400, "already exists")
-    client.instances.get.return_value = SimpleNamespace(config={TASK_LABEL: "x"})
+    client.instances.get.return_value = SimpleNamespace(
+        config={f"user.{TASK_LABEL}": "7", f"user.{TASK_UID_LABEL}": OTHER.uid}
+    )
 
     with pytest.raises(NameTakenError):
-        engine.create(7, "alice", "web", FINGERPRINT, CreateParams())
+        engine.create(TASK, "web", FINGERPRINT, CreateParams())
+    # One no ctstation made, without our keys, is foreign as well.
+    client.instances.get.return_value = SimpleNamespace(config={})
+    with pytest.raises(NameTakenError):
+        engine.create(TASK, "web", FINGERPRINT, CreateParams())
+
+
+def test_a_failed_create_over_the_tasks_own_instance_is_not_name_taken(
+    engine: LxdEngine, client: mock.MagicMock
+) -> None:
+    client.instances.create.side_effect = lxd_error(400, "disk full")
+    client.instances.get.return_value = SimpleNamespace(
+        config={f"user.{TASK_UID_LABEL}": TASK.uid}
+    )
+
+    with pytest.raises(EngineError, match="disk full") as raised:
+        engine.create(TASK, "web", FINGERPRINT, CreateParams())
+    assert not isinstance(raised.value, NameTakenError)
 
 
 def test_create_that_leaves_no_container_is_engine_error(
@@ -185,14 +207,14 @@ def test_create_that_leaves_no_container_is_engine_error(
     client.instances.exists.return_value = False
 
     with pytest.raises(EngineError, match="does not exist"):
-        engine.create(7, "alice", "web", FINGERPRINT, CreateParams())
+        engine.create(TASK, "web", FINGERPRINT, CreateParams())
 
 
 def test_create_checks_the_hostname_against_the_name(
     engine: LxdEngine, client: mock.MagicMock
 ) -> None:
     with pytest.raises(InvalidParamsError, match="hostname"):
-        engine.create(7, "alice", "web", FINGERPRINT, CreateParams(hostname="db"))
+        engine.create(TASK, "web", FINGERPRINT, CreateParams(hostname="db"))
     client.instances.create.assert_not_called()
 
 
@@ -204,13 +226,37 @@ def test_remove_of_a_missing_container_is_fine(
     engine.remove(ContainerRef("lxc", "web", "web", 7))
 
 
-def test_find_task_container_matches_the_user_task_key(
+def instance(name: str, task: TaskMark) -> SimpleNamespace:
+    return SimpleNamespace(
+        name=name, config={f"user.{key}": value for key, value in task.labels().items()}
+    )
+
+
+def test_find_task_container_matches_the_user_task_uid_key(
     engine: LxdEngine, client: mock.MagicMock
 ) -> None:
     client.instances.all.return_value = [
-        SimpleNamespace(name="a", config={f"user.{TASK_LABEL}": "6"}),
-        SimpleNamespace(name="b", config={f"user.{TASK_LABEL}": "7"}),
+        instance("a", TaskMark(6, "9d1e2c3b-4a5f-4678-9abc-def012345678", "alice")),
+        instance("b", TASK),
+        SimpleNamespace(name="c", config={}),
     ]
 
-    assert engine.find_task_container(7) == ContainerRef("lxc", "b", "b", 7)
-    assert engine.find_task_container(8) is None
+    assert engine.find_task_container(TASK) == ContainerRef("lxc", "b", "b", 7)
+    assert engine.find_task_container(OTHER) is None
+
+
+def test_find_task_container_ignores_the_same_task_id_of_another_uid(
+    engine: LxdEngine, client: mock.MagicMock
+) -> None:
+    client.instances.all.return_value = [instance("theirs", OTHER)]
+
+    assert engine.find_task_container(TASK) is None
+    assert engine.find_task_container(OTHER) == ContainerRef(
+        "lxc", "theirs", "theirs", 7
+    )
+
+    client.instances.all.return_value = [
+        instance("theirs", OTHER),
+        instance("ours", TASK),
+    ]
+    assert engine.find_task_container(TASK) == ContainerRef("lxc", "ours", "ours", 7)

@@ -1,13 +1,20 @@
 import pytest
 
 from contract.params import CreateParams
-from executors.engine import OWNER_LABEL, TASK_LABEL
+from executors.engine import OWNER_LABEL, TASK_LABEL, TASK_UID_LABEL, TaskMark
 from executors.errors import InvalidParamsError
-from executors.lxc.params import check_params, instance_config, published_ports
+from executors.lxc.params import (
+    check_params,
+    instance_config,
+    instance_keys,
+    published_ports,
+)
+
+TASK = TaskMark(7, "5f0c9a8e-2b7d-4c1e-9a3f-6d2e8b1c4a70", "alice")
 
 
 def config_for(**params: object) -> dict[str, object]:
-    return instance_config(7, "alice", "web", "f" * 64, CreateParams(**params))
+    return instance_config(TASK, "web", "f" * 64, CreateParams(**params))
 
 
 def test_minimal_config_uses_the_default_profile_and_the_fingerprint() -> None:
@@ -20,6 +27,7 @@ def test_minimal_config_uses_the_default_profile_and_the_fingerprint() -> None:
         "source": {"type": "image", "fingerprint": "f" * 64},
         "config": {
             f"user.{TASK_LABEL}": "7",
+            f"user.{TASK_UID_LABEL}": TASK.uid,
             f"user.{OWNER_LABEL}": "alice",
             "boot.autostart": "false",
         },
@@ -32,7 +40,12 @@ def test_every_param_is_mapped_to_lxd_config_keys() -> None:
         cpu=2,
         memory="256MiB",
         env={"A": "1"},
-        labels={"team": "x", TASK_LABEL: "99"},
+        labels={
+            "team": "x",
+            TASK_LABEL: "99",
+            TASK_UID_LABEL: "forged",
+            OWNER_LABEL: "mallory",
+        },
         autostart=True,
         privileged=True,
     )["config"]
@@ -40,12 +53,28 @@ def test_every_param_is_mapped_to_lxd_config_keys() -> None:
     assert keys == {
         "user.team": "x",
         f"user.{TASK_LABEL}": "7",
+        f"user.{TASK_UID_LABEL}": TASK.uid,
         f"user.{OWNER_LABEL}": "alice",
         "environment.A": "1",
         "boot.autostart": "true",
         "limits.cpu": "2",
         "limits.memory": str(256 * 1024 * 1024),
         "security.privileged": "true",
+    }
+
+
+def test_user_labels_cannot_override_the_task_uid_and_owner_keys() -> None:
+    keys = instance_keys(
+        TASK,
+        CreateParams(
+            labels={TASK_LABEL: "1", TASK_UID_LABEL: "forged", OWNER_LABEL: "bob"}
+        ),
+    )
+
+    assert {key: keys[key] for key in keys if key.startswith("user.")} == {
+        f"user.{TASK_LABEL}": "7",
+        f"user.{TASK_UID_LABEL}": TASK.uid,
+        f"user.{OWNER_LABEL}": "alice",
     }
 
 
