@@ -115,6 +115,21 @@ def user_token(name: str) -> None:
     click.echo(users.issue_token(name))
 
 
+@main.command("config")
+@click.option("--table", is_flag=True, help="Print every setting as a Markdown table.")
+def show_config(table: bool) -> None:
+    """Print the settings in force (or, with --table, what each one means)."""
+    if table:
+        click.echo("| variable | default | meaning |\n|---|---|---|")
+        for name, field in Settings.model_fields.items():
+            default = field.get_default(call_default_factory=True)
+            click.echo(f"| `CTSTATION_{name.upper()}` | `{default!r}` | "
+                       f"{field.description} |")
+        return
+    for name, value in Settings().model_dump().items():
+        click.echo(f"CTSTATION_{name.upper()}={value!r}")
+
+
 @main.command("db-upgrade")
 def db_upgrade() -> None:
     """Bring the database schema up to date."""

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Test fixture: installs and starts everything the ctstation tests need.
+# Installs and starts the engines ctstation drives on this machine, with small
+# sample images, for the tests and for scripts/serve.sh.
 #
-#   scripts/local-engines.sh [--verify]
+#   scripts/local-engines.sh [--verify] [--no-services]
+#
+# --no-services skips the checks of RabbitMQ and PostgreSQL, which only the tests
+# need (the single-process service uses neither).
 #
 # Idempotent: a second run while everything is up only checks and changes
 # nothing; a run after the daemons were killed (-9) restarts them. Images are
@@ -43,11 +47,14 @@ DOCKER_CHANGES=(
 )
 
 VERIFY=0
-case ${1:-} in
-  --verify) VERIFY=1 ;;
-  "") ;;
-  *) echo "usage: $0 [--verify]" >&2; exit 2 ;;
-esac
+SERVICES=1
+for arg in "$@"; do
+  case $arg in
+    --verify) VERIFY=1 ;;
+    --no-services) SERVICES=0 ;;
+    *) echo "usage: $0 [--verify] [--no-services]" >&2; exit 2 ;;
+  esac
+done
 
 SUMMARY=()
 log() { printf '[local-engines] %s\n' "$*" >&2; }
@@ -582,8 +589,10 @@ ensure_docker_images
 start_lxd
 ensure_lxd_image
 start_catalog
-check_rabbitmq
-check_postgres
+if ((SERVICES)); then
+  check_rabbitmq
+  check_postgres
+fi
 
 touch "$STATE/ready"
 printf '%s\n' "${SUMMARY[@]}"

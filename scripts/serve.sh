@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/local-engines.sh
+scripts/local-engines.sh --no-services
 scripts/install.sh
 
 export CTSTATION_DOCKERHUB_REGISTRY="${CTSTATION_DOCKERHUB_REGISTRY:-http://127.0.0.1:5000}"

@@ -61,11 +61,11 @@ class Catalog:
     """Finds and downloads catalog images.
 
     Args:
-        index_url: the URL of ``index.json``.
+        index_url: the URL of ``index.json``; None when no catalog is configured.
         session: the HTTP session to use (shared connections, test doubles).
     """
 
-    def __init__(self, index_url: str, session: requests.Session) -> None:
+    def __init__(self, index_url: str | None, session: requests.Session) -> None:
         self._index_url = index_url
         self._session = session
 
@@ -85,8 +85,13 @@ class Catalog:
         """Every image of the index, tarball URLs resolved against the index URL.
 
         Raises:
-            ImageSourceError: the index cannot be fetched or is not a valid index.
+            ImageSourceError: no catalog is configured, or the index cannot be
+                fetched or is not a valid index.
         """
+        if not self._index_url:
+            raise ImageSourceError(
+                "no appcenter catalog is configured (CTSTATION_CATALOG_URL)"
+            )
         with _source_errors(self._index_url):
             response = self._session.get(self._index_url, timeout=REQUEST_TIMEOUT)
             response.raise_for_status()

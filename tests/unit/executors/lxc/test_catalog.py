@@ -146,3 +146,10 @@ def test_entries_are_frozen() -> None:
     assert isinstance(found, CatalogEntry)
     with pytest.raises(AttributeError):
         found.name = "other"  # type: ignore[misc]
+
+
+def test_unconfigured_catalog_says_so() -> None:
+    catalog = Catalog(None, requests.Session())
+
+    with pytest.raises(ImageSourceError, match="CTSTATION_CATALOG_URL"):
+        catalog.find("busybox", "latest")
