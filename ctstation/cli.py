@@ -18,6 +18,8 @@ def _settings() -> Settings:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Alembic tells of every schema check at INFO; only a change is worth a line.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     return settings
 
 

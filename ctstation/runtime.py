@@ -45,6 +45,7 @@ def make_orchestrator(
         TaskStore(sessions),
         users.exists,
         timeouts,
+        redispatch_unfinished=settings.broker_url.startswith("memory://"),
     )
 
 

@@ -77,7 +77,7 @@ class Engine(Protocol):
             ImageSourceError: the source cannot be reached.
         """
 
-    def check_params(self, params: CreateParams) -> None:
+    def check_params(self, params: CreateParams, name: str | None = None) -> None:
         """Refuse a param this engine cannot honour, without any engine I/O.
 
         A check that needs the container's name (an LXD hostname must equal it) is

@@ -77,23 +77,49 @@ class CreateJob:
             return
 
         ref = parse_reference(work.image, work.tag)
-        self.engine.check_params(work.params)
+        self.engine.check_params(work.params, work.name)
         self.engine.inspect_image(work.source, ref)
         if self.engine.is_name_taken(work.name):
-            raise NameTakenError(f"a {work.type} container named {work.name!r} exists")
+            self._finish(self._own_container(mark))
+            return
 
         fetch_step = _FETCH_STEP.get(work.source)
         if fetch_step is not None:
             self._enter(fetch_step)
         local_image = self.engine.fetch_image(work.source, ref, self._report_bytes)
-        if self._bytes is not None:
+        if self._bytes is not None and self._bytes[1]:
             # The last figures of the step may have been held back by the rate
             # limit; the task list should end the step at its real total.
             self.emit(EventType.TASK_PROGRESS, self._progress(*self._bytes))
 
         self._enter(Step.CREATING)
-        container = self.engine.create(mark, work.name, local_image, work.params)
+        try:
+            container = self.engine.create(mark, work.name, local_image, work.params)
+        except NameTakenError:
+            container = self._own_container(mark)
         self._finish(container)
+
+    def _own_container(self, mark: TaskMark) -> ContainerRef:
+        """The container holding our name, if a twin delivery of this task made it.
+
+        Work may be delivered twice (a redelivery after a lost ack, a redispatch
+        after a restart) and two executors may run it at once; the one that finds
+        the name taken by its own task's container carries on with it.
+
+        Raises:
+            NameTakenError: the name belongs to a container of another task.
+        """
+        container = self.engine.find_task_container(mark)
+        if container is None:
+            raise NameTakenError(
+                f"{self.work.type} container name {self.work.name!r} is in use"
+            )
+        log.info(
+            "task %s: container %s was made by a twin delivery; resuming",
+            mark.id,
+            container.name,
+        )
+        return container
 
     def _finish(self, container: ContainerRef) -> None:
         """Start the container if asked, then report it; remove it on failure."""
@@ -181,11 +207,12 @@ def precheck(engine: Engine, args: dict) -> dict:
     try:
         ref = parse_reference(args["image"], args.get("tag"))
         if args.get("params") is not None:
-            engine.check_params(CreateParams.model_validate(args["params"]))
+            params = CreateParams.model_validate(args["params"])
+            engine.check_params(params, args.get("name"))
         info = engine.inspect_image(ImageSource(args["source"]), ref)
         name = args.get("name")
         if name and engine.is_name_taken(name):
-            raise NameTakenError(f"a {engine.type} container named {name!r} exists")
+            raise NameTakenError(f"{engine.type} container name {name!r} is in use")
     except ImageReferenceError as error:
         return {"error": InvalidParamsError(str(error)).to_dict()}
     except ExecutorError as error:

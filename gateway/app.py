@@ -6,6 +6,7 @@ over the bus, and tasks are made by the orchestrator from the events published h
 
 import logging
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify, request
@@ -29,6 +30,7 @@ from gateway.bus import BusClient
 from gateway.errors import (
     ApiError,
     BadRequestError,
+    ForbiddenError,
     NotFoundError,
     UnavailableError,
     from_remote,
@@ -36,6 +38,7 @@ from gateway.errors import (
 from gateway.policy import check_params_allowed
 from gateway.users import UserStore
 from orchestrator.db import User
+from orchestrator.states import TaskState
 from orchestrator.tasks import TaskStore, task_to_dict
 
 log = logging.getLogger(__name__)
@@ -80,8 +83,24 @@ def verify_token(token: str) -> User | None:
 def unauthorized(status: int) -> tuple[Any, int]:
     if status == 403:
         return {"error": {"code": "forbidden", "message": "not allowed"}}, 403
-    message = "authentication required: HTTP Basic or a Bearer API token"
+    if request.authorization is not None:
+        message = "invalid credentials: wrong user, password or API token"
+    else:
+        message = "authentication required: HTTP Basic or a Bearer API token"
     return {"error": {"code": "unauthorized", "message": message}}, 401
+
+
+def normalise_auth_scheme() -> None:
+    """Accept ``bearer`` and ``basic`` in any case, as RFC 7235 says.
+
+    flask-httpauth's MultiAuth compares the scheme case-sensitively, so a client
+    that sends ``bearer TOKEN`` would be refused without this.
+    """
+    header = request.environ.get("HTTP_AUTHORIZATION", "")
+    scheme, _, credentials = header.partition(" ")
+    for canonical in ("Bearer", "Basic"):
+        if scheme.lower() == canonical.lower() and scheme != canonical:
+            request.environ["HTTP_AUTHORIZATION"] = f"{canonical} {credentials}"
 
 
 def current_user() -> User:
@@ -96,7 +115,7 @@ def create_from_image(repository: str, container_type: str) -> Any:
     body = validate(CreateBody, json_object(request))
     if body.type is not None and body.type != ctype:
         raise BadRequestError(
-            f"type {body.type!r} in the body differs from {ctype!r} in the path",
+            f"type '{body.type}' in the body differs from '{ctype}' in the path",
             code="type_mismatch",
         )
     try:
@@ -119,18 +138,21 @@ def create_from_image(repository: str, container_type: str) -> Any:
     return response
 
 
-@api.get("/image/create/")
+@api.get("/image/create/", strict_slashes=False)
 @auth.login_required
 def list_tasks() -> Any:
     """The caller's tasks (an admin's: everyone's), oldest first."""
     user = current_user()
-    owner = request.args.get("user") if user.is_admin else user.name
-    limit = _int_arg("limit")
+    owner = request.args.get("user")
+    if not user.is_admin:
+        if owner not in (None, user.name):
+            raise ForbiddenError("only admins may list other users' tasks")
+        owner = user.name
     tasks = services().tasks.search(
         user=owner,
-        state=request.args.get("state"),
-        type=request.args.get("type"),
-        limit=limit,
+        state=_choice_arg("state", TaskState),
+        type=_choice_arg("type", ContainerType),
+        limit=_int_arg("limit"),
         offset=_int_arg("offset") or 0,
     )
     return jsonify([task_to_dict(task) for task in tasks])
@@ -146,7 +168,7 @@ def get_task(task_id: int) -> Any:
     return task_to_dict(task)
 
 
-@api.delete("/image/create/")
+@api.delete("/image/create/", strict_slashes=False)
 @auth.login_required
 def purge_tasks() -> Any:
     """Delete the caller's completed and aborted tasks (an admin's: all)."""
@@ -278,6 +300,14 @@ def _request_create(
     return answer["task"]
 
 
+def _choice_arg(name: str, choices: type[StrEnum]) -> str | None:
+    value = request.args.get(name)
+    if value is None or value in {choice.value for choice in choices}:
+        return value
+    allowed = ", ".join(choice.value for choice in choices)
+    raise BadRequestError(f"query parameter {name!r} must be one of {allowed}")
+
+
 def _int_arg(name: str) -> int | None:
     value = request.args.get(name)
     if value is None:
@@ -307,6 +337,7 @@ def create_app(
     app = Flask("ctstation.gateway")
     app.json.sort_keys = False
     app.extensions["ctstation"] = Services(settings, bus, tasks, users)
+    app.before_request(normalise_auth_scheme)
     app.register_blueprint(api)
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(HTTPException, _http_error)

@@ -14,10 +14,12 @@ from sqlalchemy import (
     Boolean,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     create_engine,
     event,
+    text,
 )
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
@@ -50,8 +52,19 @@ class Task(Base):
     """One create (later also clone) task, from request to its final state."""
 
     __tablename__ = "tasks"
-    # Ids are never reused, even after a purge: users and scripts keep them.
-    __table_args__ = {"sqlite_autoincrement": True}
+    __table_args__ = (
+        # Two unfinished tasks may not make containers of one type and name.
+        Index(
+            "tasks_unfinished_name",
+            "type",
+            "name",
+            unique=True,
+            sqlite_where=text("state IN ('waiting', 'running')"),
+            postgresql_where=text("state IN ('waiting', 'running')"),
+        ),
+        # Ids are never reused, even after a purge: users and scripts keep them.
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     # The id of the requested event: a redelivered request finds its task by it.

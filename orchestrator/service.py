@@ -36,6 +36,7 @@ from contract.schemas import (
 )
 from contract.topology import EVENTS, WORK, declare_topology, orchestrator_queue
 from orchestrator.db import Task
+from orchestrator.errors import NameReservedError
 from orchestrator.tasks import TaskStore, task_to_dict
 
 log = logging.getLogger(__name__)
@@ -62,12 +63,16 @@ class Orchestrator(ConsumerProducerMixin):
         store: TaskStore,
         user_exists: Any,
         timeouts: Timeouts = Timeouts(),
+        redispatch_unfinished: bool = False,
     ) -> None:
         self.connection = connection
         self.store = store
         self.user_exists = user_exists
         self.timeouts = timeouts
         self._next_sweep = 0.0
+        # With the in-process bus, queued work dies with the process; SQL still
+        # knows every unfinished task, so its work is queued again at start.
+        self._redispatch = redispatch_unfinished
         self.queue_name = orchestrator_queue().name
 
     def get_consumers(self, consumer: type[Consumer], channel: Any) -> list[Consumer]:
@@ -79,6 +84,13 @@ class Orchestrator(ConsumerProducerMixin):
                 prefetch_count=20,
             )
         ]
+
+    def on_consume_ready(self, *args: Any, **kwargs: Any) -> None:
+        if self._redispatch:
+            self._redispatch = False
+            for task in self.store.unfinished():
+                log.info("task %s queued again after a restart", task.id)
+                self._dispatch(task)
 
     def run(self, _tokens: int = 1, **kwargs: Any) -> None:
         # Wake at least five times a second: the sweeper runs between deliveries.
@@ -148,7 +160,11 @@ class Orchestrator(ConsumerProducerMixin):
         # A request stamped in the future (a publisher's skewed clock) still
         # must not make init later than start.
         init = min(envelope.time.timestamp(), time.time())
-        task, created = self.store.add(request, envelope.id, init)
+        try:
+            task, created = self.store.add(request, envelope.id, init)
+        except NameReservedError as error:
+            self._reject(envelope, request, message, init, str(error))
+            return
         if created:
             log.info(
                 "task %s accepted: %s %s from %s",
@@ -161,8 +177,27 @@ class Orchestrator(ConsumerProducerMixin):
         if task.state == "waiting":
             # Also on a redelivered request: the work may not have been queued
             # before a crash. Executors recognise work they already did.
-            self._dispatch(task, request, envelope.id)
+            self._dispatch(task)
         reply(self.producer, message, {"task": task_to_dict(task)})
+
+    def _reject(
+        self,
+        envelope: Envelope,
+        request: CreateRequested,
+        message: Message,
+        init: float,
+        reason: str,
+    ) -> None:
+        """Refuse a request before any work: a 409 for a caller waiting on a reply,
+        an aborted task for a publisher who follows the task through events."""
+        if message.properties.get("reply_to"):
+            error = {"code": "name_taken", "status": 409, "message": reason}
+            reply(self.producer, message, {"error": error})
+            log.info("request %s refused: %s", envelope.id, reason)
+            return
+        task = self.store.add_rejected(request, envelope.id, init, reason)
+        log.info("task %s rejected: %s", task.id, reason)
+        self._publish_task_event(EventType.TASK_CREATED, task, envelope.id)
 
     def on_progress(self, report: TaskProgress) -> None:
         now = time.time()
@@ -228,16 +263,24 @@ class Orchestrator(ConsumerProducerMixin):
                 log.warning("task %s aborted by the sweeper: %s", task.id, reason)
                 self._publish_state_changed(task.id)
 
-    def _dispatch(self, task: Task, request: CreateRequested, request_id: str) -> None:
+    def _dispatch(self, task: Task) -> None:
         work = WorkCreate(
-            task_id=task.id, task_uid=task.request_id, **request.model_dump()
+            task_id=task.id,
+            task_uid=task.request_id,
+            user=task.user,
+            type=task.type,
+            source=task.source,
+            image=task.image,
+            tag=task.tag,
+            name=task.name,
+            params=task.create_params,
         )
         envelope = make_event(
             EventType.WORK_CREATE,
             work.model_dump(mode="json"),
             SERVICE,
             subject=str(task.id),
-            correlationid=request_id,
+            correlationid=task.request_id,
         )
         publish(self.producer, envelope, WORK, task.type)
         log.debug("task %s dispatched to the %s executors", task.id, task.type)

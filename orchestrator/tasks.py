@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from contract.schemas import CreateRequested, Step
 from orchestrator.db import Task
+from orchestrator.errors import NameReservedError
 from orchestrator.states import FINAL_STATES, TaskState, states_leading_to
 
 
@@ -63,12 +64,59 @@ class TaskStore:
         """Store a new waiting task, or find the one this request made before.
 
         Returns the task and whether it was created now.
+
+        Raises:
+            NameReservedError: an unfinished task of the type holds the name.
         """
         existing = self.find_by_request(request_id)
         if existing:
             return existing, False
+        self._check_name_free(request)
 
-        task = Task(
+        task = self._new_task(request, request_id, init)
+        try:
+            with self._sessions.begin() as session:
+                session.add(task)
+        except IntegrityError:
+            # Another orchestrator replica stored this request, or another
+            # request for the same name, meanwhile.
+            found = self.find_by_request(request_id)
+            if found is None:
+                self._check_name_free(request)
+                raise
+            return found, False
+        return task, True
+
+    def add_rejected(
+        self, request: CreateRequested, request_id: str, init: float, reason: str
+    ) -> Task:
+        """Store a request that was refused before any work, as an aborted task."""
+        existing = self.find_by_request(request_id)
+        if existing:
+            return existing
+        task = self._new_task(request, request_id, init)
+        task.state = TaskState.ABORTED
+        task.result = 1
+        task.end = init
+        task.detail_state = f"rejected: {reason}"[:1024]
+        task.error = {"code": "rejected", "step": Step.QUEUED, "message": reason}
+        with self._sessions.begin() as session:
+            session.add(task)
+        return task
+
+    def _check_name_free(self, request: CreateRequested) -> None:
+        query = select(Task.id).where(
+            Task.type == request.type,
+            Task.name == request.name,
+            Task.state.in_([TaskState.WAITING, TaskState.RUNNING]),
+        )
+        with self._sessions() as session:
+            holder = session.scalar(query)
+        if holder is not None:
+            raise NameReservedError(request.type, request.name, holder)
+
+    def _new_task(self, request: CreateRequested, request_id: str, init: float) -> Task:
+        return Task(
             request_id=request_id,
             kind="create",
             type=request.type,
@@ -82,16 +130,6 @@ class TaskStore:
             detail_state=Step.QUEUED,
             init=init,
         )
-        try:
-            with self._sessions.begin() as session:
-                session.add(task)
-        except IntegrityError:
-            # Another orchestrator replica stored the same request meanwhile.
-            found = self.find_by_request(request_id)
-            if found is None:
-                raise
-            return found, False
-        return task, True
 
     def find_by_request(self, request_id: str) -> Task | None:
         with self._sessions() as session:
@@ -176,6 +214,16 @@ class TaskStore:
             detail_state=f"{step} failed: {reason}"[:1024],
             error={"code": code, "step": step, "message": reason},
         )
+
+    def unfinished(self) -> list[Task]:
+        """Waiting and running tasks, oldest first."""
+        query = (
+            select(Task)
+            .where(Task.state.in_([TaskState.WAITING, TaskState.RUNNING]))
+            .order_by(Task.id)
+        )
+        with self._sessions() as session:
+            return list(session.scalars(query).all())
 
     def silent_tasks(self, running_before: float, waiting_before: float) -> list[Task]:
         """Running tasks not heard of since ``running_before``, and waiting tasks

@@ -8,6 +8,17 @@ cd "$(dirname "$0")/.."
 scripts/local-engines.sh --no-services
 scripts/install.sh
 
-export CTSTATION_DOCKERHUB_REGISTRY="${CTSTATION_DOCKERHUB_REGISTRY:-http://127.0.0.1:5000}"
-export CTSTATION_CATALOG_URL="${CTSTATION_CATALOG_URL:-http://127.0.0.1:8780/index.json}"
+# A first run points the configuration at the local registry mirror and catalog, in
+# the file every `ctstation` command reads, so that `ctstation config` and
+# `ctstation user add` see what the service sees. An existing file is left alone.
+config=${CTSTATION_CONFIG:-/etc/ctstation/config.toml}
+if [ ! -e "$config" ]; then
+    mkdir -p "$(dirname "$config")"
+    cat >"$config" <<'TOML'
+# Written by scripts/serve.sh for the engines of scripts/local-engines.sh.
+dockerhub_registry = "http://127.0.0.1:5000"
+catalog_url = "http://127.0.0.1:8780/index.json"
+TOML
+    echo "wrote $config" >&2
+fi
 exec .venv/bin/ctstation serve

@@ -71,8 +71,8 @@ class DockerEngine:
         self._client = client
         self._registry = Registry(registry_url, insecure_registries)
 
-    def check_params(self, params: CreateParams) -> None:
-        """Refuse a param Docker cannot honour; no engine I/O.
+    def check_params(self, params: CreateParams, name: str | None = None) -> None:
+        """Refuse a param Docker cannot honour; no engine I/O. ``name`` is unused.
 
         Raises:
             InvalidParamsError: see ``executors.docker.params.check_params``.
@@ -379,7 +379,7 @@ def _image_errors(ref: ImageRef) -> Iterator[None]:
     try:
         yield
     except docker.errors.NotFound as exc:
-        raise ImageNotFoundError(f"image {ref} not found: {_explanation(exc)}") from exc
+        raise ImageNotFoundError(f"image {ref} not found in the docker engine") from exc
     except docker.errors.APIError as exc:
         raise ImageSourceError(f"image {ref}: {_explanation(exc)}") from exc
     except (docker.errors.DockerException, requests.RequestException) as exc:

@@ -96,8 +96,14 @@ class Registry:
             # is served as "library/busybox", by the real Hub and by its mirrors.
             repository = ref.name if "/" in ref.name else f"library/{ref.name}"
             return Endpoint(self._hub_host, self._hub_insecure, repository)
-        insecure = ref.registry in self._insecure
-        return Endpoint(ref.registry, insecure, ref.name)
+        return Endpoint(ref.registry, self._is_insecure(ref.registry), ref.name)
+
+    def _is_insecure(self, host: str) -> bool:
+        # Docker itself speaks plain HTTP to registries on the loopback interface
+        # without being told; the same reference should inspect as it pulls.
+        hostname = urlsplit(f"//{host}").hostname or ""
+        is_loopback = hostname == "localhost" or hostname.startswith("127.")
+        return is_loopback or host in self._insecure
 
     def inspect(self, ref: ImageRef) -> ImageInfo:
         """Describe the linux/amd64 image of ``ref`` from its manifest and config.

@@ -323,3 +323,27 @@ def _forget_local_image(client: docker.DockerClient, reference: str) -> None:
         client.images.remove(reference, force=True)
     except docker.errors.ImageNotFound:
         pass
+
+
+def test_lxc_param_the_engine_cannot_honour_is_400_before_any_task(
+    stack: Stack,
+) -> None:
+    before = len(stack.get("/image/create/").json())
+    body = {"name": unique_name("host"), "image": "busybox", "hostname": "other"}
+
+    response = stack.post("/image/create/local/lxc", body)
+
+    assert response.status_code == 400, response.text
+    assert "hostname" in response.json()["error"]["message"]
+    assert len(stack.get("/image/create/").json()) == before
+
+
+def test_image_on_a_loopback_registry_host_is_inspected_over_http(
+    stack: Stack,
+) -> None:
+    body = {"image": "127.0.0.1:5000/library/busybox", "tag": "1.35"}
+
+    response = stack.post("/image/create/dockerhub/docker", body)
+
+    assert response.status_code == 200, response.text
+    assert response.json()["digest"].startswith("sha256:")

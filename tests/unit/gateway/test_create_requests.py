@@ -169,3 +169,39 @@ def test_thirty_parallel_requests_make_thirty_tasks(stack: Stack) -> None:
     finals = [stack.wait_final(task_id, timeout=30) for task_id in ids]
     assert {task["state"] for task in finals} == {"completed"}
     assert len(stack.engine.containers) == 30
+
+
+def test_name_held_by_an_unfinished_task_is_409(stack: Stack) -> None:
+    stack.engine.pull_gate = threading.Event()  # keeps the first task running
+    first = stack.post(PATH, BUSYBOX)
+
+    second = stack.post(PATH, BUSYBOX)
+
+    stack.engine.pull_gate.set()
+    assert first.status_code == 202
+    assert second.status_code == 409
+    assert f"task {first.get_json()['id']}" in second.get_json()["error"]["message"]
+    assert stack.tasks.count() == 1
+
+
+def test_type_mismatch_message_names_plain_types(stack: Stack) -> None:
+    response = stack.post(PATH, {**BUSYBOX, "type": "lxc"})
+
+    message = response.get_json()["error"]["message"]
+    assert message == "type 'lxc' in the body differs from 'docker' in the path"
+
+
+def test_wrong_credentials_say_so(stack: Stack) -> None:
+    response = stack.client.post(URL, json=BUSYBOX,
+                                 headers={"Authorization": "Bearer cts_wrong"})
+
+    assert response.status_code == 401
+    assert "invalid credentials" in response.get_json()["error"]["message"]
+
+
+def test_auth_scheme_is_case_insensitive(stack: Stack) -> None:
+    headers = {"Authorization": f"bearer {stack.tokens['alice']}"}
+
+    response = stack.client.get("/api/v1/image/create/", headers=headers)
+
+    assert response.status_code == 200

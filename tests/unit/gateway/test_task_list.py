@@ -89,3 +89,23 @@ def test_task_ids_are_not_reused_after_a_purge(stack: Stack) -> None:
     second = make_task(stack, "web2")
 
     assert second["id"] > first["id"]
+
+
+def test_unknown_filter_values_are_400(stack: Stack) -> None:
+    for query in ("state=done", "type=vm", "limit=abc"):
+        response = stack.get(f"/image/create/?{query}")
+
+        assert response.status_code == 400, query
+        assert query.split("=")[0] in response.get_json()["error"]["message"]
+
+
+def test_plain_user_cannot_list_another_users_tasks(stack: Stack) -> None:
+    response = stack.get("/image/create/?user=alice", user="bob")
+
+    assert response.status_code == 403
+
+
+def test_list_answers_without_trailing_slash(stack: Stack) -> None:
+    make_task(stack, "web")
+
+    assert len(stack.get("/image/create").get_json()) == 1
