@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from contract.images import ImageInfo, ImageRef, ImageSource
-from contract.params import CreateParams
+from contract.params import CreateParams, PortMapping
 
 # The label (Docker) or user config key (LXD, as "user.<label>") that ties a
 # container to the task that made it; an executor given a task again finds it by it.
@@ -62,6 +62,29 @@ class CreatedContainer:
     state: str
     ports: list[dict[str, object]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ContainerDetails:
+    """A container as the container API shows it, made by ctstation or not.
+
+    ``task_id``, ``task_uid`` and ``owner`` come from our labels and are None for a
+    container that ctstation did not make. ``config`` holds what a clone copies:
+    ``env``, ``command``, ``entrypoint``, ``working_dir``, ``labels`` (the user's,
+    without ours), ``cpu``, ``memory``, ``autostart``, ``hostname``, ``network``,
+    ``volumes`` and ``privileged``, each None or empty where unset.
+    """
+
+    ref: ContainerRef
+    state: str
+    image: str | None = None
+    created: str | None = None
+    addresses: list[str] = field(default_factory=list)
+    ports: list[dict[str, object]] = field(default_factory=list)
+    config: dict[str, object] = field(default_factory=dict)
+    task_id: int | None = None
+    task_uid: str | None = None
+    owner: str | None = None
 
 
 class Engine(Protocol):
@@ -127,3 +150,44 @@ class Engine(Protocol):
 
     def remove(self, ref: ContainerRef) -> None:
         """Stop and remove the container; a missing container is not an error."""
+
+    def list_containers(self) -> list[ContainerDetails]:
+        """Every container of the engine, in every state, made by ctstation or not."""
+
+    def find_container(self, name_or_id: str) -> ContainerDetails:
+        """One container by name, or by id (Docker: full id or unique prefix).
+
+        Raises:
+            ContainerNotFoundError: there is none.
+        """
+
+    def stop(self, ref: ContainerRef, timeout: float = 10) -> None:
+        """Stop gracefully, killing after ``timeout`` seconds; stopped is fine.
+
+        Raises:
+            EngineError: the engine's reason.
+        """
+
+    def restart(self, ref: ContainerRef, timeout: float = 10) -> None:
+        """Stop (as ``stop``) and start again; a stopped container just starts."""
+
+    def clone(
+        self,
+        task: TaskMark,
+        source: ContainerRef,
+        name: str,
+        ports: list[PortMapping] | None,
+    ) -> CreatedContainer:
+        """Create, but do not start, a copy of ``source`` named ``name``.
+
+        The copy has the source's configuration and our labels for ``task``, and
+        the source is left in the state it was. Host port bindings cannot be
+        shared: the copy gets ``ports`` when given, else none, and ``notes`` says
+        what was dropped. Whatever a failed clone made is removed before it
+        raises.
+
+        Raises:
+            ContainerNotFoundError: the source is gone.
+            NameTakenError: the name was taken meanwhile.
+            EngineError: the engine refused.
+        """
