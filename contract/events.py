@@ -26,6 +26,12 @@ class EventType(StrEnum):
 
     # Anyone (the gateway, or another service) asks for a container.
     CREATE_REQUESTED = "ctstation.task.create.requested"
+    # Anyone asks for a copy of an existing container.
+    CLONE_REQUESTED = "ctstation.task.clone.requested"
+    # A user asks to stop a waiting or running task.
+    CANCEL_REQUESTED = "ctstation.task.cancel.requested"
+    # The orchestrator cancelled a task; executors working on it stop and clean up.
+    TASK_CANCELLED = "ctstation.task.cancelled"
     # The orchestrator stored the task; ``data`` is the task as stored.
     TASK_CREATED = "ctstation.task.created"
     # The orchestrator moved a task to another state or step.
@@ -40,6 +46,9 @@ class EventType(StrEnum):
     TASK_ABORTED = "ctstation.task.aborted"
     # Work for one executor type (sent to the work exchange, not the event exchange).
     WORK_CREATE = "ctstation.work.create"
+    WORK_CLONE = "ctstation.work.clone"
+    # Remove a container whose task ended before the container's report came.
+    WORK_REMOVE = "ctstation.work.remove"
     # A question to an executor that expects a reply (pre-inspection).
     RPC_REQUEST = "ctstation.rpc.request"
     RPC_REPLY = "ctstation.rpc.reply"

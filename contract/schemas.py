@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from contract.events import EventType
 from contract.images import SUPPORTED_SOURCES, ContainerType, ImageSource
 from contract.names import name_problem
-from contract.params import CreateParams
+from contract.params import CreateParams, PortMapping
 
 
 class Step(StrEnum):
@@ -53,12 +53,60 @@ class CreateRequested(_Data):
         return self
 
 
-class WorkCreate(CreateRequested):
-    """Work for an executor: the request plus the task that tracks it."""
+class CloneRequested(_Data):
+    """Asks for a copy of an existing container, under a new name."""
 
+    user: str = Field(min_length=1)
+    type: ContainerType
+    # The container to copy, by name (or, for Docker, id).
+    source_container: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    start: bool = True
+    # Host port bindings for the copy; the source's cannot be shared.
+    ports: list[PortMapping] | None = None
+
+    @model_validator(mode="after")
+    def name_is_valid(self) -> "CloneRequested":
+        problem = name_problem(self.type, self.name)
+        if problem:
+            raise ValueError(problem)
+        return self
+
+
+class CancelRequested(_Data):
+    """Asks to stop a waiting or running task; ``user`` must own it or be an admin."""
+
+    task_id: int
+    user: str = Field(min_length=1)
+
+
+class _Work(_Data):
     task_id: int
     # Unique across installations (the requested event's id), unlike task_id.
     task_uid: str
+
+
+class WorkCreate(CreateRequested, _Work):
+    """Create work for an executor: the request plus the task that tracks it."""
+
+
+class WorkClone(CloneRequested, _Work):
+    """Clone work for an executor."""
+
+    # Admins may clone any container; others only their own.
+    admin: bool = False
+
+
+class WorkRemove(_Work):
+    """Remove the container a task made, if it still exists."""
+
+    user: str
+    type: ContainerType
+    reason: str
+
+
+class TaskCancelled(_Work):
+    type: ContainerType
 
 
 class TaskProgress(_Data):
@@ -102,9 +150,18 @@ class RpcRequest(_Data):
     args: dict[str, Any] = Field(default_factory=dict)
 
 
+# What the executors accept on their work queue, by type.
+WORK_INPUTS: dict[str, type[_Work]] = {
+    EventType.WORK_CREATE: WorkCreate,
+    EventType.WORK_CLONE: WorkClone,
+    EventType.WORK_REMOVE: WorkRemove,
+}
+
 # What the orchestrator accepts, by event type; anything else is dead-lettered.
 ORCHESTRATOR_INPUTS: dict[str, type[_Data]] = {
     EventType.CREATE_REQUESTED: CreateRequested,
+    EventType.CLONE_REQUESTED: CloneRequested,
+    EventType.CANCEL_REQUESTED: CancelRequested,
     EventType.TASK_PROGRESS: TaskProgress,
     EventType.TASK_COMPLETED: TaskCompleted,
     EventType.TASK_ABORTED: TaskAborted,

@@ -9,6 +9,8 @@ before its consumer ever started waits in a durable queue instead of being dropp
     ctstation.dead     fanout  what no consumer could handle, with the reason
 """
 
+import uuid
+
 from kombu import Connection, Exchange, Queue, binding
 
 from contract.events import EventType
@@ -67,6 +69,22 @@ def rpc_queue(container_type: ContainerType) -> Queue:
         routing_key=str(container_type),
         durable=False,
         auto_delete=True,
+    )
+
+
+def cancellation_queue() -> Queue:
+    """A private queue of cancellations for one executor process.
+
+    Every executor must hear every cancellation (the task may run on any of them),
+    so each has its own exclusive queue, gone when the executor is.
+    """
+    return Queue(
+        f"ctstation.cancellations.{uuid.uuid4().hex}",
+        exclusive=True,
+        auto_delete=True,
+        durable=False,
+        exchange=EVENTS,
+        routing_key=EventType.TASK_CANCELLED.routing_key,
     )
 
 

@@ -44,6 +44,7 @@ def make_orchestrator(
         connection or connect(settings.broker_url),
         TaskStore(sessions),
         users.exists,
+        users.is_admin,
         timeouts,
         redispatch_unfinished=settings.broker_url.startswith("memory://"),
     )
@@ -107,6 +108,8 @@ class Background:
     def stop(self) -> None:
         for service in self.services:
             service.should_stop = True
+            if isinstance(service, ExecutorService):
+                service.stop()
         for thread in self.threads:
             thread.join(timeout=10)
 

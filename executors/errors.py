@@ -6,6 +6,8 @@
     ├── NameTakenError            a container of that name exists already (409)
     ├── ContainerNotFoundError    no container of that name or id (404)
     ├── InvalidParamsError        a create param the engine cannot honour (400)
+    ├── ContainerRunningError     an action needs the container stopped (409)
+    ├── TaskCancelledError        the task was cancelled while it ran
     └── EngineError               the engine refused or failed an operation (502)
 
 Each error crosses the bus as data (``to_dict``) so that the gateway can answer the
@@ -50,6 +52,16 @@ class ContainerNotFoundError(ExecutorError):
 class InvalidParamsError(ExecutorError):
     code = "invalid_params"
     status = 400
+
+
+class ContainerRunningError(ExecutorError):
+    code = "container_running"
+    status = 409
+
+
+class TaskCancelledError(ExecutorError):
+    code = "cancelled"
+    status = 409
 
 
 class EngineError(ExecutorError):

@@ -1,8 +1,9 @@
-"""One create task, carried out on an engine, step by step.
+"""Tasks carried out on an engine, step by step: create, clone, remove.
 
 A job reports every step it enters and the bytes of long steps, so the orchestrator
 can show progress and can tell a working executor from a silent one. Whatever a
-failed job made is removed before it reports the abort.
+failed or cancelled job made is removed before it reports the abort. A cancelled
+job notices at its next step or progress report.
 """
 
 import logging
@@ -12,23 +13,31 @@ from collections.abc import Callable
 from pydantic import BaseModel
 
 from contract.events import EventType
-from contract.images import ImageReferenceError, ImageSource, parse_reference
-from contract.params import CreateParams
+from contract.images import ImageSource, parse_reference
 from contract.schemas import (
     ContainerSummary,
     Step,
     TaskAborted,
     TaskCompleted,
     TaskProgress,
+    WorkClone,
     WorkCreate,
+    WorkRemove,
 )
-from executors.engine import ContainerRef, Engine, TaskMark
-from executors.errors import ExecutorError, InvalidParamsError, NameTakenError
+from executors.engine import ContainerRef, CreatedContainer, Engine, TaskMark
+from executors.errors import (
+    ContainerNotFoundError,
+    ExecutorError,
+    NameTakenError,
+    TaskCancelledError,
+)
 
 log = logging.getLogger(__name__)
 
 # Publishes one event of the given type with the given data.
 Emit = Callable[[EventType, BaseModel], None]
+# Whether the task with this uid was cancelled.
+IsCancelled = Callable[[str], bool]
 
 # At most one byte-progress report a second: enough for a progress bar, and a pull
 # of many small layers does not flood the event stream.
@@ -40,12 +49,23 @@ _FETCH_STEP = {
 }
 
 
-class CreateJob:
-    def __init__(self, engine: Engine, work: WorkCreate, emit: Emit, executor: str):
+class Job:
+    """What every task job shares: reports, cancellation, the final word."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        work: WorkCreate | WorkClone,
+        emit: Emit,
+        executor: str,
+        is_cancelled: IsCancelled = lambda uid: False,
+    ) -> None:
         self.engine = engine
         self.work = work
         self.emit = emit
         self.executor = executor
+        self.is_cancelled = is_cancelled
+        self.mark = TaskMark(work.task_id, work.task_uid, work.user)
         self.step = Step.INSPECTING
         self._last_report = 0.0
         self._bytes: tuple[int | None, int | None] | None = None
@@ -54,6 +74,7 @@ class CreateJob:
         """Carry the task out; never raises, always ends with one final report."""
         task_id = self.work.task_id
         try:
+            self._check_cancelled()
             self._run()
         except ExecutorError as error:
             log.info("task %s failed at %s: %s", task_id, self.step, error.message)
@@ -63,43 +84,9 @@ class CreateJob:
             self._report_abort("internal_error", f"{type(error).__name__}: {error}")
 
     def _run(self) -> None:
-        work = self.work
-        self._enter(Step.INSPECTING)
-        mark = TaskMark(work.task_id, work.task_uid, work.user)
-        existing = self.engine.find_task_container(mark)
-        if existing is not None:
-            log.info(
-                "task %s: found container %s made earlier; resuming",
-                work.task_id,
-                existing.name,
-            )
-            self._finish(existing)
-            return
+        raise NotImplementedError
 
-        ref = parse_reference(work.image, work.tag)
-        self.engine.check_params(work.params, work.name)
-        self.engine.inspect_image(work.source, ref)
-        if self.engine.is_name_taken(work.name):
-            self._finish(self._own_container(mark))
-            return
-
-        fetch_step = _FETCH_STEP.get(work.source)
-        if fetch_step is not None:
-            self._enter(fetch_step)
-        local_image = self.engine.fetch_image(work.source, ref, self._report_bytes)
-        if self._bytes is not None and self._bytes[1]:
-            # The last figures of the step may have been held back by the rate
-            # limit; the task list should end the step at its real total.
-            self.emit(EventType.TASK_PROGRESS, self._progress(*self._bytes))
-
-        self._enter(Step.CREATING)
-        try:
-            container = self.engine.create(mark, work.name, local_image, work.params)
-        except NameTakenError:
-            container = self._own_container(mark)
-        self._finish(container)
-
-    def _own_container(self, mark: TaskMark) -> ContainerRef:
+    def _own_container(self) -> ContainerRef:
         """The container holding our name, if a twin delivery of this task made it.
 
         Work may be delivered twice (a redelivery after a lost ack, a redispatch
@@ -109,26 +96,27 @@ class CreateJob:
         Raises:
             NameTakenError: the name belongs to a container of another task.
         """
-        container = self.engine.find_task_container(mark)
+        container = self.engine.find_task_container(self.mark)
         if container is None:
             raise NameTakenError(
                 f"{self.work.type} container name {self.work.name!r} is in use"
             )
         log.info(
             "task %s: container %s was made by a twin delivery; resuming",
-            mark.id,
+            self.mark.id,
             container.name,
         )
         return container
 
-    def _finish(self, container: ContainerRef) -> None:
+    def _finish(self, container: ContainerRef, notes: tuple[str, ...] = ()) -> None:
         """Start the container if asked, then report it; remove it on failure."""
         try:
-            if self.work.params.start:
+            if self._should_start():
                 self._enter(Step.STARTING)
                 if self.engine.describe(container).state != "running":
                     self.engine.start(container)
             created = self.engine.describe(container)
+            self._check_cancelled()
         except Exception:
             log.info(
                 "task %s: removing half-made container %s",
@@ -138,6 +126,12 @@ class CreateJob:
             self.engine.remove(container)
             raise
 
+        self._report_completed(created, [*notes, *created.notes])
+
+    def _should_start(self) -> bool:
+        raise NotImplementedError
+
+    def _report_completed(self, created: CreatedContainer, notes: list[str]) -> None:
         summary = ContainerSummary(
             type=self.work.type,
             name=created.ref.name,
@@ -150,7 +144,7 @@ class CreateJob:
             TaskCompleted(
                 task_id=self.work.task_id,
                 container=summary,
-                notes=created.notes,
+                notes=notes,
                 executor=self.executor,
             ),
         )
@@ -162,18 +156,30 @@ class CreateJob:
             created.state,
         )
 
+    def _check_cancelled(self) -> None:
+        if self.is_cancelled(self.work.task_uid):
+            raise TaskCancelledError(f"task {self.work.task_id} was cancelled")
+
     def _enter(self, step: Step) -> None:
+        self._check_cancelled()
         self.step = step
         self._last_report = time.monotonic()
         self.emit(EventType.TASK_PROGRESS, self._progress())
 
     def _report_bytes(self, current: int | None, total: int | None) -> None:
+        self._check_cancelled()
         self._bytes = (current, total)
         now = time.monotonic()
         if now - self._last_report < PROGRESS_INTERVAL:
             return
         self._last_report = now
         self.emit(EventType.TASK_PROGRESS, self._progress(current, total))
+
+    def _report_final_bytes(self) -> None:
+        # The last figures of a step may have been held back by the rate limit;
+        # the task list should end the step at its real total.
+        if self._bytes is not None and self._bytes[1]:
+            self.emit(EventType.TASK_PROGRESS, self._progress(*self._bytes))
 
     def _progress(
         self, current: int | None = None, total: int | None = None
@@ -199,22 +205,89 @@ class CreateJob:
         )
 
 
-def precheck(engine: Engine, args: dict) -> dict:
-    """Pre-inspection for the gateway: the image, and whether the request could work.
+class CreateJob(Job):
+    work: WorkCreate
 
-    Answers ``{"result": {"image": ...}}`` or ``{"error": {code, message, status}}``.
-    """
-    try:
-        ref = parse_reference(args["image"], args.get("tag"))
-        if args.get("params") is not None:
-            params = CreateParams.model_validate(args["params"])
-            engine.check_params(params, args.get("name"))
-        info = engine.inspect_image(ImageSource(args["source"]), ref)
-        name = args.get("name")
-        if name and engine.is_name_taken(name):
-            raise NameTakenError(f"{engine.type} container name {name!r} is in use")
-    except ImageReferenceError as error:
-        return {"error": InvalidParamsError(str(error)).to_dict()}
-    except ExecutorError as error:
-        return {"error": error.to_dict()}
-    return {"result": {"image": info.to_dict()}}
+    def _should_start(self) -> bool:
+        return self.work.params.start
+
+    def _run(self) -> None:
+        work = self.work
+        self._enter(Step.INSPECTING)
+        existing = self.engine.find_task_container(self.mark)
+        if existing is not None:
+            log.info(
+                "task %s: found container %s made earlier; resuming",
+                work.task_id,
+                existing.name,
+            )
+            self._finish(existing)
+            return
+
+        ref = parse_reference(work.image, work.tag)
+        self.engine.check_params(work.params, work.name)
+        self.engine.inspect_image(work.source, ref)
+        if self.engine.is_name_taken(work.name):
+            self._finish(self._own_container())
+            return
+
+        fetch_step = _FETCH_STEP.get(work.source)
+        if fetch_step is not None:
+            self._enter(fetch_step)
+        local_image = self.engine.fetch_image(work.source, ref, self._report_bytes)
+        self._report_final_bytes()
+
+        self._enter(Step.CREATING)
+        try:
+            container = self.engine.create(
+                self.mark, work.name, local_image, work.params
+            )
+        except NameTakenError:
+            container = self._own_container()
+        self._finish(container)
+
+
+class CloneJob(Job):
+    """A copy of an existing container: LXD instance copy, Docker commit + create."""
+
+    work: WorkClone
+
+    def _should_start(self) -> bool:
+        return self.work.start
+
+    def _run(self) -> None:
+        work = self.work
+        self._enter(Step.INSPECTING)
+        existing = self.engine.find_task_container(self.mark)
+        if existing is not None:
+            self._finish(existing)
+            return
+
+        source = self.engine.find_container(work.source_container)
+        if not (work.admin or source.owner == work.user):
+            raise ContainerNotFoundError(
+                f"no {work.type} container {work.source_container!r}"
+            )
+        if self.engine.is_name_taken(work.name):
+            self._finish(self._own_container())
+            return
+
+        self._enter(Step.CREATING)
+        try:
+            clone = self.engine.clone(self.mark, source.ref, work.name, work.ports)
+        except NameTakenError:
+            self._finish(self._own_container())
+            return
+        self._finish(clone.ref, tuple(clone.notes))
+
+
+def remove_task_container(engine: Engine, work: WorkRemove) -> None:
+    """Remove the container a task made, if it still exists."""
+    mark = TaskMark(work.task_id, work.task_uid, work.user)
+    container = engine.find_task_container(mark)
+    if container is None:
+        return
+    engine.remove(container)
+    log.info(
+        "task %s: removed container %s (%s)", work.task_id, container.name, work.reason
+    )

@@ -10,6 +10,7 @@ import logging
 import socket
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 from kombu import Connection, Consumer, Message
@@ -18,19 +19,31 @@ from kombu.pools import producers
 from pydantic import BaseModel, ValidationError
 
 from contract.bus import dead_letter, publish, reply
-from contract.events import (
-    EventType,
-    MalformedEventError,
-    make_event,
-    parse_event,
-)
+from contract.events import EventType, MalformedEventError, make_event, parse_event
 from contract.images import ContainerType
-from contract.schemas import RpcRequest, WorkCreate
-from contract.topology import EVENTS, declare_topology, rpc_queue, work_queue
+from contract.schemas import (
+    WORK_INPUTS,
+    RpcRequest,
+    TaskCancelled,
+    WorkClone,
+    WorkCreate,
+    WorkRemove,
+)
+from contract.topology import (
+    EVENTS,
+    cancellation_queue,
+    declare_topology,
+    rpc_queue,
+    work_queue,
+)
+from executors import queries
 from executors.engine import Engine
-from executors.jobs import CreateJob, precheck
+from executors.jobs import CloneJob, CreateJob, remove_task_container
 
 log = logging.getLogger(__name__)
+
+# Cancelled task uids remembered; a job checks its own between steps.
+CANCELLED_KEPT = 10_000
 
 
 class ExecutorService(ConsumerMixin):
@@ -44,18 +57,33 @@ class ExecutorService(ConsumerMixin):
         self.concurrency = concurrency
         self.pool = ThreadPoolExecutor(concurrency + 2, thread_name_prefix=self.name)
         self._pending: list[tuple[Future[None], Message]] = []
+        self._cancelled: dict[str, None] = {}  # task uids, oldest first
         self._lock = threading.Lock()
         self.consuming = threading.Event()
 
     def get_consumers(self, consumer: type[Consumer], channel: Any) -> list[Consumer]:
         declare_topology(self.connection)
+        # Questions and cancellations get a channel of their own: a channel's
+        # prefetch limit (per channel on some transports) must not hold them back
+        # while every work slot is busy with a long pull.
+        # (``channel`` belongs to the mixin's clone of our connection, the one
+        # it drains, so the side channel is opened on that clone too.)
+        side_channel = channel.connection.client.channel()
         return [
             consumer(
                 queues=[work_queue(self.type)],
                 on_message=self.on_work,
                 prefetch_count=self.concurrency,
             ),
-            consumer(queues=[rpc_queue(self.type)], on_message=self.on_rpc),
+            Consumer(
+                side_channel, queues=[rpc_queue(self.type)], on_message=self.on_rpc
+            ),
+            Consumer(
+                side_channel,
+                queues=[cancellation_queue()],
+                on_message=self.on_cancelled,
+                no_ack=True,
+            ),
         ]
 
     def on_consume_ready(self, *args: Any, **kwargs: Any) -> None:
@@ -75,24 +103,29 @@ class ExecutorService(ConsumerMixin):
 
     def on_work(self, message: Message) -> None:
         try:
-            envelope = parse_event(message.body)
-            if envelope.type != EventType.WORK_CREATE:
-                raise MalformedEventError(f"unknown work type {envelope.type!r}")
-            work = WorkCreate.model_validate(envelope.data)
+            work = self._read_work(message)
         except (MalformedEventError, ValidationError) as error:
             # Unreadable work never becomes readable: keep it for a human.
-            dead_letter(
-                self.producer_for_main(),
-                message,
-                work_queue(self.type).name,
-                str(error),
-            )
+            queue = work_queue(self.type).name
+            dead_letter(self.connection.Producer(), message, queue, str(error))
             message.ack()
             return
 
-        log.info("task %s taken: %s %s", work.task_id, work.type, work.name)
-        job = CreateJob(self.engine, work, self.emit, self.name)
-        self._track(self.pool.submit(job.run), message)
+        log.info("task %s taken: %s", work.task_id, type(work).__name__)
+        if isinstance(work, WorkRemove):
+            run = partial(remove_task_container, self.engine, work)
+        else:
+            job_class = CloneJob if isinstance(work, WorkClone) else CreateJob
+            job = job_class(self.engine, work, self.emit, self.name, self.is_cancelled)
+            run = job.run
+        self._track(self.pool.submit(run), message)
+
+    def _read_work(self, message: Message) -> WorkCreate | WorkClone | WorkRemove:
+        envelope = parse_event(message.body)
+        model = WORK_INPUTS.get(envelope.type)
+        if model is None:
+            raise MalformedEventError(f"unknown work type {envelope.type!r}")
+        return model.model_validate(envelope.data)
 
     def on_rpc(self, message: Message) -> None:
         try:
@@ -104,20 +137,27 @@ class ExecutorService(ConsumerMixin):
         self._track(self.pool.submit(self._answer, request, message), message)
 
     def _answer(self, request: RpcRequest, message: Message) -> None:
-        if request.method == "precheck":
-            answer = precheck(self.engine, request.args)
-        elif request.method == "ping":
-            answer = {"result": {"executor": self.name}}
-        else:
-            answer = {
-                "error": {
-                    "code": "unknown_method",
-                    "status": 400,
-                    "message": f"unknown method {request.method!r}",
-                }
-            }
+        answer = queries.answer(self.engine, request.method, request.args)
         with producers[self.connection].acquire(block=True) as producer:
             reply(producer, message, answer)
+
+    def on_cancelled(self, message: Message) -> None:
+        """Note a cancelled task; its job, if it runs here, stops at its next step."""
+        try:
+            cancelled = TaskCancelled.model_validate(parse_event(message.body).data)
+        except (MalformedEventError, ValidationError) as error:
+            log.warning("unreadable cancellation dropped: %s", error)
+            return
+        if cancelled.type != self.type:
+            return
+        with self._lock:
+            self._cancelled[cancelled.task_uid] = None
+            while len(self._cancelled) > CANCELLED_KEPT:
+                self._cancelled.pop(next(iter(self._cancelled)))
+
+    def is_cancelled(self, task_uid: str) -> bool:
+        with self._lock:
+            return task_uid in self._cancelled
 
     def emit(self, event_type: EventType, data: BaseModel) -> None:
         """Publish an event from a worker thread, on a pooled connection of its own."""
@@ -129,9 +169,6 @@ class ExecutorService(ConsumerMixin):
         )
         with producers[self.connection].acquire(block=True) as producer:
             publish(producer, envelope, EVENTS, event_type.routing_key)
-
-    def producer_for_main(self) -> Any:
-        return self.connection.Producer()
 
     def _track(self, future: Future[None], message: Message) -> None:
         with self._lock:

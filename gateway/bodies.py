@@ -1,12 +1,12 @@
 """Request bodies the HTTP API accepts, validated before anything is published."""
 
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Request
-from pydantic import Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from contract.images import ContainerType
-from contract.params import CreateParams
+from contract.params import CreateParams, PortMapping
 from gateway.errors import BadRequestError, UnsupportedMediaError
 
 
@@ -21,6 +21,17 @@ class CreateBody(CreateParams):
     def params(self) -> CreateParams:
         fields = set(CreateParams.model_fields)
         return CreateParams.model_validate(self.model_dump(include=fields))
+
+
+class CloneBody(BaseModel):
+    """The body of a clone request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    start: bool = True
+    # Host port bindings for the copy; the source's cannot be shared.
+    ports: list[PortMapping] | None = None
 
 
 def json_object(request: Request) -> dict[str, Any]:
@@ -44,7 +55,10 @@ def json_object(request: Request) -> dict[str, Any]:
     return body
 
 
-def validate(model: type[CreateBody], body: dict[str, Any]) -> CreateBody:
+Body = TypeVar("Body", bound=BaseModel)
+
+
+def validate(model: type[Body], body: dict[str, Any]) -> Body:
     try:
         return model.model_validate(body)
     except ValidationError as error:

@@ -6,7 +6,8 @@
     ├── NotFoundError         404
     ├── UnsupportedMediaError 415, the body is not JSON
     ├── ConflictError         409
-    └── UnavailableError      503, a dependency (broker, executor) is down
+    ├── UnavailableError      503, a dependency (broker, executor) is down
+    └── GatewayTimeoutError   504, the work goes on but the answer cannot wait
 
 Every error answers ``{"error": {"code": ..., "message": ...}}``.
 """
@@ -57,6 +58,11 @@ class ConflictError(ApiError):
 class UnavailableError(ApiError):
     status = 503
     code = "unavailable"
+
+
+class GatewayTimeoutError(ApiError):
+    status = 504
+    code = "timeout"
 
 
 _BY_STATUS = {

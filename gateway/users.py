@@ -64,6 +64,10 @@ class UserStore:
     def exists(self, name: str) -> bool:
         return self.get(name) is not None
 
+    def is_admin(self, name: str) -> bool:
+        user = self.get(name)
+        return user is not None and user.is_admin
+
     def check_password(self, name: str, password: str) -> User | None:
         user = self.get(name)
         if user is None:

@@ -9,10 +9,11 @@ delivery limit. Every handler is idempotent, because a message may come twice.
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kombu import Connection, Consumer, Message
+from kombu import Connection, Consumer, Exchange, Message
 from kombu.mixins import ConsumerProducerMixin
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
@@ -27,16 +28,22 @@ from contract.events import (
 )
 from contract.schemas import (
     ORCHESTRATOR_INPUTS,
+    CancelRequested,
+    CloneRequested,
     CreateRequested,
     Step,
     TaskAborted,
+    TaskCancelled,
     TaskCompleted,
     TaskProgress,
+    WorkClone,
     WorkCreate,
+    WorkRemove,
 )
 from contract.topology import EVENTS, WORK, declare_topology, orchestrator_queue
 from orchestrator.db import Task
 from orchestrator.errors import NameReservedError
+from orchestrator.states import TaskState
 from orchestrator.tasks import TaskStore, task_to_dict
 
 log = logging.getLogger(__name__)
@@ -56,18 +63,40 @@ class Timeouts:
     sweep_every: float = 5.0
 
 
+AnyRequest = CreateRequested | CloneRequested
+
+
+def work_for(task: Task, admin: bool) -> tuple[EventType, BaseModel]:
+    """The work message that carries out a stored task."""
+    common = {"task_id": task.id, "task_uid": task.request_id, "user": task.user,
+              "type": task.type, "name": task.name}
+    if task.kind == "clone":
+        params = task.create_params
+        return EventType.WORK_CLONE, WorkClone(
+            **common, source_container=task.image, start=params["start"],
+            ports=params.get("ports"),
+            admin=admin,
+        )
+    return EventType.WORK_CREATE, WorkCreate(
+        **common, source=task.source, image=task.image, tag=task.tag,
+        params=task.create_params,
+    )
+
+
 class Orchestrator(ConsumerProducerMixin):
     def __init__(
         self,
         connection: Connection,
         store: TaskStore,
-        user_exists: Any,
+        user_exists: Callable[[str], bool],
+        is_admin: Callable[[str], bool],
         timeouts: Timeouts = Timeouts(),
         redispatch_unfinished: bool = False,
     ) -> None:
         self.connection = connection
         self.store = store
         self.user_exists = user_exists
+        self.is_admin = is_admin
         self.timeouts = timeouts
         self._next_sweep = 0.0
         # With the in-process bus, queued work dies with the process; SQL still
@@ -135,8 +164,10 @@ class Orchestrator(ConsumerProducerMixin):
             ) from error
 
     def _handle(self, envelope: Envelope, data: BaseModel, message: Message) -> None:
-        if isinstance(data, CreateRequested):
-            self.on_create_requested(envelope, data, message)
+        if isinstance(data, CreateRequested | CloneRequested):
+            self.on_requested(envelope, data, message)
+        elif isinstance(data, CancelRequested):
+            self.on_cancel_requested(data, message)
         elif isinstance(data, TaskProgress):
             self.on_progress(data)
         elif isinstance(data, TaskCompleted):
@@ -144,9 +175,10 @@ class Orchestrator(ConsumerProducerMixin):
         elif isinstance(data, TaskAborted):
             self.on_aborted(data)
 
-    def on_create_requested(
-        self, envelope: Envelope, request: CreateRequested, message: Message
+    def on_requested(
+        self, envelope: Envelope, request: AnyRequest, message: Message
     ) -> None:
+        """Store a create or clone request as a task and queue its work."""
         if not self.user_exists(request.user):
             reason = f"unknown user {request.user!r}"
             dead_letter(self.producer, message, self.queue_name, reason)
@@ -166,13 +198,8 @@ class Orchestrator(ConsumerProducerMixin):
             self._reject(envelope, request, message, init, str(error))
             return
         if created:
-            log.info(
-                "task %s accepted: %s %s from %s",
-                task.id,
-                request.type,
-                request.name,
-                request.source,
-            )
+            log.info("task %s accepted: %s %s %s from %s", task.id, task.kind,
+                     task.type, task.name, task.source)
             self._publish_task_event(EventType.TASK_CREATED, task, envelope.id)
         if task.state == "waiting":
             # Also on a redelivered request: the work may not have been queued
@@ -183,7 +210,7 @@ class Orchestrator(ConsumerProducerMixin):
     def _reject(
         self,
         envelope: Envelope,
-        request: CreateRequested,
+        request: AnyRequest,
         message: Message,
         init: float,
         reason: str,
@@ -216,20 +243,44 @@ class Orchestrator(ConsumerProducerMixin):
         elif before.detail_state != report.step or before.state != "running":
             self._publish_state_changed(report.task_id)
 
+    def on_cancel_requested(self, request: CancelRequested, message: Message) -> None:
+        task = self.store.get(request.task_id)
+        if task is None or not self._may_act_on(request.user, task):
+            error = {"code": "task_not_found", "status": 404,
+                     "message": f"no task {request.task_id}"}
+            reply(self.producer, message, {"error": error})
+            return
+
+        if self.store.cancel(task.id, time.time()):
+            log.info("task %s cancelled by %s", task.id, request.user)
+            self._publish_state_changed(task.id)
+            cancelled = TaskCancelled(task_id=task.id, task_uid=task.request_id,
+                                      type=task.type)
+            self._publish(EventType.TASK_CANCELLED, cancelled, EVENTS,
+                          EventType.TASK_CANCELLED.routing_key)
+        reply(self.producer, message, {"task": task_to_dict(self.store.get(task.id))})
+
+    def _may_act_on(self, user: str, task: Task) -> bool:
+        return user == task.user or self.is_admin(user)
+
     def on_completed(self, report: TaskCompleted) -> None:
         container = report.container.model_dump(mode="json")
         if self.store.complete(report.task_id, container, report.notes, time.time()):
-            log.info(
-                "task %s completed: %s %s",
-                report.task_id,
-                report.container.type,
-                report.container.name,
-            )
+            log.info("task %s completed: %s %s", report.task_id,
+                     report.container.type, report.container.name)
             self._publish_state_changed(report.task_id)
-        else:
-            log.warning(
-                "completion of task %s refused: it had already ended", report.task_id
-            )
+            return
+
+        task = self.store.get(report.task_id)
+        if task is None or task.state == TaskState.COMPLETED:
+            return  # a duplicate report of a completion already recorded
+        # The task ended (cancelled, timed out) before its container was reported:
+        # the container has no task to belong to, so it must go.
+        log.warning("completion of task %s refused: it had ended as %s; removing "
+                    "container %s", task.id, task.state, report.container.name)
+        remove = WorkRemove(task_id=task.id, task_uid=task.request_id, user=task.user,
+                            type=task.type, reason=f"task {task.id} had ended")
+        self._publish(EventType.WORK_REMOVE, remove, WORK, task.type)
 
     def on_aborted(self, report: TaskAborted) -> None:
         aborted = self.store.abort(
@@ -264,26 +315,26 @@ class Orchestrator(ConsumerProducerMixin):
                 self._publish_state_changed(task.id)
 
     def _dispatch(self, task: Task) -> None:
-        work = WorkCreate(
-            task_id=task.id,
-            task_uid=task.request_id,
-            user=task.user,
-            type=task.type,
-            source=task.source,
-            image=task.image,
-            tag=task.tag,
-            name=task.name,
-            params=task.create_params,
-        )
-        envelope = make_event(
-            EventType.WORK_CREATE,
-            work.model_dump(mode="json"),
-            SERVICE,
-            subject=str(task.id),
-            correlationid=task.request_id,
-        )
-        publish(self.producer, envelope, WORK, task.type)
+        work_type, work = work_for(task, self.is_admin(task.user))
+        self._publish(work_type, work, WORK, task.type, correlationid=task.request_id)
         log.debug("task %s dispatched to the %s executors", task.id, task.type)
+
+    def _publish(
+        self,
+        event_type: EventType,
+        data: BaseModel,
+        exchange: Exchange,
+        routing_key: str,
+        correlationid: str | None = None,
+    ) -> None:
+        envelope = make_event(
+            event_type,
+            data.model_dump(mode="json"),
+            SERVICE,
+            subject=str(getattr(data, "task_id", "")) or None,
+            correlationid=correlationid,
+        )
+        publish(self.producer, envelope, exchange, routing_key)
 
     def _publish_state_changed(self, task_id: int) -> None:
         task = self.store.get(task_id)

@@ -13,10 +13,12 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from contract.schemas import CreateRequested, Step
+from contract.schemas import CloneRequested, CreateRequested, Step
 from orchestrator.db import Task
 from orchestrator.errors import NameReservedError
 from orchestrator.states import FINAL_STATES, TaskState, states_leading_to
+
+AnyRequest = CreateRequested | CloneRequested
 
 
 def task_to_dict(task: Task) -> dict[str, Any]:
@@ -59,7 +61,7 @@ class TaskStore:
         self._sessions = sessions
 
     def add(
-        self, request: CreateRequested, request_id: str, init: float
+        self, request: AnyRequest, request_id: str, init: float
     ) -> tuple[Task, bool]:
         """Store a new waiting task, or find the one this request made before.
 
@@ -88,7 +90,7 @@ class TaskStore:
         return task, True
 
     def add_rejected(
-        self, request: CreateRequested, request_id: str, init: float, reason: str
+        self, request: AnyRequest, request_id: str, init: float, reason: str
     ) -> Task:
         """Store a request that was refused before any work, as an aborted task."""
         existing = self.find_by_request(request_id)
@@ -104,7 +106,7 @@ class TaskStore:
             session.add(task)
         return task
 
-    def _check_name_free(self, request: CreateRequested) -> None:
+    def _check_name_free(self, request: AnyRequest) -> None:
         query = select(Task.id).where(
             Task.type == request.type,
             Task.name == request.name,
@@ -115,21 +117,30 @@ class TaskStore:
         if holder is not None:
             raise NameReservedError(request.type, request.name, holder)
 
-    def _new_task(self, request: CreateRequested, request_id: str, init: float) -> Task:
-        return Task(
+    def _new_task(self, request: AnyRequest, request_id: str, init: float) -> Task:
+        task = Task(
             request_id=request_id,
-            kind="create",
             type=request.type,
-            source=request.source,
-            image=request.image,
-            tag=request.tag,
             name=request.name,
             user=request.user,
-            create_params=request.params.model_dump(mode="json"),
             state=TaskState.WAITING,
             detail_state=Step.QUEUED,
             init=init,
         )
+        if isinstance(request, CloneRequested):
+            # A clone's "image" is the container it copies, and its params are
+            # those a clone takes.
+            task.kind = task.source = "clone"
+            task.image, task.tag = request.source_container, ""
+            task.create_params = request.model_dump(
+                mode="json", include={"start", "ports"}
+            )
+        else:
+            task.kind = "create"
+            task.source = request.source
+            task.image, task.tag = request.image, request.tag
+            task.create_params = request.params.model_dump(mode="json")
+        return task
 
     def find_by_request(self, request_id: str) -> Task | None:
         with self._sessions() as session:
@@ -201,6 +212,29 @@ class TaskStore:
             container=container,
             notes=notes,
         )
+
+    def cancel(self, task_id: int, now: float) -> bool:
+        """Abort a waiting or running task as cancelled by its user."""
+        return self._move(
+            task_id,
+            TaskState.ABORTED,
+            result=1,
+            end=now,
+            detail_state=Step.CANCELLED,
+            error={
+                "code": "cancelled",
+                "step": Step.CANCELLED,
+                "message": "cancelled by the user",
+            },
+        )
+
+    def delete_finished(self, task_id: int) -> bool:
+        """Delete one completed or aborted task; False when it is not finished."""
+        query = delete(Task).where(
+            Task.id == task_id, Task.state.in_(list(FINAL_STATES))
+        )
+        with self._sessions.begin() as session:
+            return session.execute(query).rowcount == 1
 
     def abort(
         self, task_id: int, step: str, code: str, reason: str, now: float

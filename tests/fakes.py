@@ -5,16 +5,29 @@ import threading
 from dataclasses import dataclass, field
 
 from contract.images import ImageInfo, ImageRef, ImageSource
-from contract.params import CreateParams
-from executors.engine import ContainerRef, CreatedContainer, ProgressReport, TaskMark
-from executors.errors import EngineError, ImageNotFoundError, ImageSourceError
+from contract.params import CreateParams, PortMapping
+from executors.engine import (
+    ContainerDetails,
+    ContainerRef,
+    CreatedContainer,
+    ProgressReport,
+    TaskMark,
+)
+from executors.errors import (
+    ContainerNotFoundError,
+    EngineError,
+    ImageNotFoundError,
+    ImageSourceError,
+    NameTakenError,
+)
 
 
 @dataclass
 class FakeContainer:
     ref: ContainerRef
-    uid: str
+    uid: str | None
     state: str = "stopped"
+    owner: str | None = None
 
 
 @dataclass
@@ -64,7 +77,7 @@ class FakeEngine:
         self, task: TaskMark, name: str, local_image: str, params: CreateParams
     ) -> ContainerRef:
         ref = ContainerRef(self.type, name, f"id{next(self._ids)}", task.id)
-        self.containers[name] = FakeContainer(ref, task.uid)
+        self.containers[name] = FakeContainer(ref, task.uid, owner=task.user)
         return ref
 
     def start(self, ref: ContainerRef) -> None:
@@ -78,3 +91,38 @@ class FakeEngine:
     def remove(self, ref: ContainerRef) -> None:
         if self.containers.pop(ref.name, None) is not None:
             self.removed.append(ref.name)
+
+    def list_containers(self) -> list[ContainerDetails]:
+        return [self._details(c) for c in self.containers.values()]
+
+    def find_container(self, name_or_id: str) -> ContainerDetails:
+        for container in self.containers.values():
+            if name_or_id in (container.ref.name, container.ref.id):
+                return self._details(container)
+        raise ContainerNotFoundError(f"no {self.type} container {name_or_id!r}")
+
+    def stop(self, ref: ContainerRef, timeout: float = 10) -> None:
+        self.containers[ref.name].state = "stopped"
+
+    def restart(self, ref: ContainerRef, timeout: float = 10) -> None:
+        self.containers[ref.name].state = "running"
+
+    def clone(
+        self, task: TaskMark, source: ContainerRef, name: str,
+        ports: list[PortMapping] | None,
+    ) -> CreatedContainer:
+        if name in self.containers:
+            raise NameTakenError(f"name {name!r} is in use")
+        ref = ContainerRef(self.type, name, f"id{next(self._ids)}", task.id)
+        self.containers[name] = FakeContainer(ref, task.uid, owner=task.user)
+        return CreatedContainer(ref, "stopped", notes=["ports were not copied"])
+
+    def add_foreign(self, name: str, state: str = "running") -> None:
+        """A container ctstation did not make."""
+        ref = ContainerRef(self.type, name, f"id{next(self._ids)}")
+        self.containers[name] = FakeContainer(ref, None, state=state, owner=None)
+
+    def _details(self, container: FakeContainer) -> ContainerDetails:
+        return ContainerDetails(container.ref, container.state,
+                                task_id=container.ref.task_id,
+                                task_uid=container.uid, owner=container.owner)

@@ -26,6 +26,7 @@ from urllib.parse import urljoin
 import pydantic
 import requests
 
+from contract.images import ImageInfo, ImageRef, ImageSource
 from executors.engine import ProgressReport
 from executors.errors import ImageNotFoundError, ImageSourceError
 
@@ -182,3 +183,18 @@ def _source_errors(url: str) -> Iterator[None]:
         # JSON that does not parse or an index that does not fit the format;
         # pydantic's ValidationError is a ValueError.
         raise ImageSourceError(f"app center index {url} is invalid: {exc}") from exc
+
+
+def catalog_image_info(ref: ImageRef, entry: CatalogEntry) -> ImageInfo:
+    """Pre-inspection answer for an app center image, from its index entry."""
+    return ImageInfo(
+        repository=ImageSource.APPCENTER.value,
+        image=ref.repository,
+        tag=ref.tag,
+        fingerprint=entry.fingerprint,
+        size=entry.size,
+        architecture=entry.architecture,
+        os=entry.os,
+        created=entry.created,
+        description=entry.description,
+    )

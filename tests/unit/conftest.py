@@ -41,6 +41,12 @@ class Stack:
     def get(self, path: str, user: str = "alice") -> Any:
         return self.client.get(f"/api/v1{path}", headers=self.auth(user))
 
+    def put(self, path: str, user: str = "alice") -> Any:
+        return self.client.put(f"/api/v1{path}", headers=self.auth(user))
+
+    def delete(self, path: str, user: str = "alice") -> Any:
+        return self.client.delete(f"/api/v1{path}", headers=self.auth(user))
+
     def wait_final(
         self, task_id: int, timeout: float = 10, user: str = "alice"
     ) -> dict[str, Any]:
@@ -59,6 +65,7 @@ def settings(tmp_path: Any) -> Settings:
         broker_url="memory://",
         database_url=f"sqlite:///{tmp_path}/ctstation.db",
         rpc_timeout=3,
+        executors=["docker"],
     )
 
 
@@ -82,5 +89,7 @@ def stack(settings: Settings) -> Iterator[Stack]:
     try:
         yield Stack(app.test_client(), engine, TaskStore(sessions), users, tokens)
     finally:
+        if engine.pull_gate is not None:
+            engine.pull_gate.set()  # no job may outlive its test
         background.stop()
         bus.stop()
