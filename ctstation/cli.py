@@ -48,7 +48,7 @@ def serve() -> None:
         try:
             services.append(runtime.make_executor(ContainerType(kind), settings))
             names.append(f"executor-{kind}")
-        except Exception as error:  # noqa: BLE001 - serve what can be served
+        except Exception as error:
             log.error("no %s executor: its engine is unavailable (%s)", kind, error)
     background = runtime.run_in_background(services, names)
     try:
@@ -139,7 +139,7 @@ def db_upgrade() -> None:
     click.echo("database schema is current")
 
 
-def _serve_http(settings: Settings, sessions) -> None:  # noqa: ANN001
+def _serve_http(settings: Settings, sessions) -> None:
     from waitress import serve as waitress_serve
 
     app, bus = runtime.make_gateway(settings, sessions)

@@ -91,7 +91,7 @@ def make_executor(
     )
 
 
-def make_gateway(settings: Settings, sessions: sessionmaker[Session]):  # noqa: ANN201
+def make_gateway(settings: Settings, sessions: sessionmaker[Session]):
     bus = BusClient(settings.broker_url)
     bus.start()
     app = create_app(settings, bus, TaskStore(sessions), UserStore(sessions))

@@ -5,7 +5,7 @@ messaging or task state; ``executors.service`` drives it from the work queue. Ev
 method may raise only ``executors.errors.ExecutorError`` subclasses.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -17,6 +17,8 @@ from contract.params import CreateParams, PortMapping
 TASK_LABEL = "ctstation.task"
 TASK_UID_LABEL = "ctstation.task-uid"
 OWNER_LABEL = "ctstation.user"
+# Every label of ours starts with it; a user's label that does is not copied.
+OUR_LABEL_PREFIX = "ctstation."
 
 # Called by long steps (pull, import) with bytes done and bytes expected, either
 # unknown as None. It may be called often; the caller rate-limits what it publishes.
@@ -44,6 +46,25 @@ class TaskMark:
         }
 
 
+def user_labels(labels: Mapping[str, str]) -> dict[str, str]:
+    """The labels a user gave a container, without ours."""
+    return {
+        key: value
+        for key, value in labels.items()
+        if not key.startswith(OUR_LABEL_PREFIX)
+    }
+
+
+def task_of(labels: Mapping[str, str]) -> tuple[int | None, str | None, str | None]:
+    """Task id, task uid and owner that our labels name, each None when absent."""
+    task_id = labels.get(TASK_LABEL, "")
+    return (
+        int(task_id) if task_id.isascii() and task_id.isdigit() else None,
+        labels.get(TASK_UID_LABEL),
+        labels.get(OWNER_LABEL),
+    )
+
+
 @dataclass(frozen=True)
 class ContainerRef:
     """A container as an engine names it."""
@@ -62,6 +83,26 @@ class CreatedContainer:
     state: str
     ports: list[dict[str, object]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+
+def dropped_ports_note(
+    source: str, ports: list[dict[str, object]], replaced: bool
+) -> str | None:
+    """What a clone says of its source's host port bindings, None if it had none.
+
+    ``ports`` are the source's, as ``describe`` reports them; ``replaced`` says
+    whether the clone was given ports of its own instead.
+    """
+    if not ports:
+        return None
+    bindings = ", ".join(
+        f"{port['container']}/{port['protocol']}->"
+        f"{port['host_ip']}:{port['host'] or 'any'}"
+        for port in ports
+    )
+    if replaced:
+        return f"host port bindings of {source} were replaced: {bindings}"
+    return f"host port bindings of {source} were not copied: {bindings}"
 
 
 @dataclass(frozen=True)

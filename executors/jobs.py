@@ -79,7 +79,7 @@ class Job:
         except ExecutorError as error:
             log.info("task %s failed at %s: %s", task_id, self.step, error.message)
             self._report_abort(error.code, error.message)
-        except Exception as error:  # noqa: BLE001 - the task must end, whatever broke
+        except Exception as error:
             log.exception("task %s failed at %s", task_id, self.step)
             self._report_abort("internal_error", f"{type(error).__name__}: {error}")
 

@@ -182,7 +182,7 @@ class ExecutorService(ConsumerMixin):
         for _future, message in done:
             try:
                 message.ack()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 # The channel it came on is gone (reconnect); the broker has
                 # redelivered it and the job will find its container by label.
                 log.warning("could not ack a finished message; it will come again")

@@ -126,7 +126,7 @@ class BusClient:
         while not self._stopping.is_set():
             try:
                 self._listen()
-            except Exception as error:  # noqa: BLE001 - reconnect whatever broke
+            except Exception as error:
                 self._listening.clear()
                 log.warning("reply listener lost the broker (%s); reconnecting", error)
                 self._stopping.wait(1.0)

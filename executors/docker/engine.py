@@ -1,14 +1,18 @@
 """The Docker engine adapter: the ``executors.engine.Engine`` interface over docker-py.
 
 Docker errors are translated here, once, by exception type and HTTP status:
-404 -> ContainerNotFoundError or ImageNotFoundError, 409 on create ->
-NameTakenError, 400 on create -> InvalidParamsError, any other APIError ->
-EngineError carrying Docker's explanation.
+404 -> ContainerNotFoundError or ImageNotFoundError (EngineError once a clone's
+source is found), 409 on create or clone -> NameTakenError, 400 on create ->
+InvalidParamsError, any other APIError -> EngineError carrying Docker's
+explanation.
 """
 
 import logging
-from collections.abc import Iterable, Iterator
+import math
+import re
+from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import docker
@@ -16,11 +20,15 @@ import docker.errors
 import requests
 
 from contract.images import ImageInfo, ImageRef, ImageSource
-from contract.params import CreateParams
+from contract.params import CreateParams, PortMapping
+from executors.docker import clone as docker_clone
 from executors.docker import params as docker_params
+from executors.docker.details import TYPE, container_details, published_ports
+from executors.docker.pull import PullStreamError, follow_pull
 from executors.docker.registry import Registry, image_config
 from executors.engine import (
     TASK_UID_LABEL,
+    ContainerDetails,
     ContainerRef,
     CreatedContainer,
     ProgressReport,
@@ -38,16 +46,9 @@ from executors.errors import (
 
 log = logging.getLogger(__name__)
 
-TYPE = "docker"
-
-
-class PullStreamError(Exception):
-    """An ``error`` line in the daemon's pull stream; never leaves this module."""
-
-    def __init__(self, reason: str, code: int | None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.code = code
+# A name or an id (prefix); anything else never names a container, and would not
+# stay one path segment of the daemon's URL.
+_NAME_OR_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 class DockerEngine:
@@ -212,6 +213,151 @@ class DockerEngine:
         except ContainerNotFoundError:
             log.debug("container %s already gone", ref.name)
 
+    def list_containers(self) -> list[ContainerDetails]:
+        """Every container of the daemon, in every state, made by ctstation or not.
+
+        Raises:
+            EngineError: the daemon failed.
+        """
+        with _engine_errors():
+            found = self._client.api.containers(all=True)
+        listed = []
+        for summary in found:
+            try:
+                listed.append(self.find_container(summary["Id"]))
+            except ContainerNotFoundError:
+                log.debug("container %s went away while listed", summary["Id"])
+        return listed
+
+    def find_container(self, name_or_id: str) -> ContainerDetails:
+        """One container by name, full id or unique id prefix.
+
+        Raises:
+            ContainerNotFoundError: there is none.
+            EngineError: the daemon failed, or the prefix is not unique.
+        """
+        missing = ContainerNotFoundError(
+            f"no docker container with the name or id {name_or_id!r}"
+        )
+        if not _NAME_OR_ID.match(name_or_id):
+            raise missing
+        try:
+            with _engine_errors():
+                attrs = self._client.api.inspect_container(name_or_id)
+        except ContainerNotFoundError as exc:
+            raise missing from exc
+        return container_details(attrs)
+
+    def stop(self, ref: ContainerRef, timeout: float = 10) -> None:
+        """Stop with SIGTERM, killing after ``timeout`` seconds; stopped is fine.
+
+        Raises:
+            ContainerNotFoundError: the container is gone.
+            EngineError: the daemon failed.
+        """
+        with _container_errors(ref):
+            self._client.api.stop(ref.id, timeout=_seconds(timeout))
+
+    def restart(self, ref: ContainerRef, timeout: float = 10) -> None:
+        """Stop (as ``stop``) and start again; a stopped container just starts.
+
+        Raises:
+            ContainerNotFoundError: the container is gone.
+            EngineError: the daemon could not stop or start it.
+        """
+        with _container_errors(ref):
+            self._client.api.restart(ref.id, timeout=_seconds(timeout))
+
+    def clone(
+        self,
+        task: TaskMark,
+        source: ContainerRef,
+        name: str,
+        ports: list[PortMapping] | None,
+    ) -> CreatedContainer:
+        """Commit ``source`` to an image and create, not start, a container of it.
+
+        The clone has the source's configuration (``executors.docker.clone``), its
+        binds and named volumes (shared, not copied) and our labels for ``task``.
+
+        Known limitation: ``remove`` leaves the committed image behind, since it
+        removes containers only; ``docker image prune -a`` reclaims the space.
+
+        Raises:
+            ContainerNotFoundError: the source is gone.
+            NameTakenError: the name is taken.
+            EngineError: the daemon refused the commit or the create.
+        """
+        with _container_errors(source):
+            attrs = self._client.api.inspect_container(source.id)
+        if self.is_name_taken(name):
+            raise NameTakenError(f"container name {name!r} is already in use")
+
+        image = self._commit(task, source, name)
+        made: ContainerRef | None = None
+        try:
+            made = self._create_clone(task, name, image, attrs, ports)
+            self._connect_networks(made, attrs)
+            created = self.describe(made)
+        except ExecutorError:
+            self._discard_clone(task, made, image)
+            raise
+        log.debug("task %s: cloned %s as %s", task.id, source.name, name)
+
+        notes = docker_clone.clone_notes(
+            source.name, attrs, published_ports(attrs), ports
+        )
+        return replace(created, notes=notes)
+
+    def _commit(self, task: TaskMark, source: ContainerRef, name: str) -> str:
+        """Commit the source's filesystem to the clone's image; return its name.
+
+        The daemon pauses a running source while it commits and resumes it after,
+        so the source stays running, and its files are taken at one instant.
+        """
+        repository, tag = docker_clone.clone_image(name, task)
+        with _container_errors(source):
+            # Our labels on the image name the clone's task, not the source's.
+            self._client.api.commit(
+                source.id,
+                repository=repository,
+                tag=tag,
+                conf={"Labels": task.labels()},
+            )
+        return f"{repository}:{tag}"
+
+    def _create_clone(
+        self,
+        task: TaskMark,
+        name: str,
+        image: str,
+        attrs: dict[str, Any],
+        ports: list[PortMapping] | None,
+    ) -> ContainerRef:
+        kwargs = docker_clone.clone_kwargs(task, name, image, attrs, ports)
+        with _clone_errors(name):
+            container = self._client.containers.create(**kwargs)
+        return ContainerRef(TYPE, name, container.id, task.id)
+
+    def _connect_networks(self, ref: ContainerRef, attrs: dict[str, Any]) -> None:
+        """Connect the clone to the networks its source had besides the first."""
+        with _clone_errors(ref.name):
+            for network in docker_clone.extra_networks(attrs):
+                self._client.api.connect_container_to_network(ref.id, network)
+
+    def _discard_clone(
+        self, task: TaskMark, made: ContainerRef | None, image: str
+    ) -> None:
+        # The failure that brought us here is what the caller must see; one of
+        # this cleanup is only logged.
+        try:
+            with _engine_errors():
+                if made is not None:
+                    self._client.api.remove_container(made.id, force=True, v=True)
+                self._client.api.remove_image(image)
+        except ExecutorError as exc:
+            log.warning("task %s: failed clone %s left behind: %s", task.id, image, exc)
+
     def _pull_error(self, ref: ImageRef, error: PullStreamError) -> ExecutorError:
         if error.code == 404:
             return ImageNotFoundError(f"pull of {ref} failed: {error.reason}")
@@ -264,93 +410,6 @@ def local_image_info(ref: ImageRef, attrs: dict[str, Any]) -> ImageInfo:
     )
 
 
-def follow_pull(lines: Iterable[dict[str, Any]], report: ProgressReport) -> None:
-    """Read the daemon's pull stream to its end, reporting bytes over all layers.
-
-    The expected total stays unknown (None) until every layer has announced its
-    size; the last report, after the stream ends, has done equal to expected.
-
-    The daemon answers 200 as soon as the pull begins; a failure later on (a layer
-    blob the registry cannot serve) arrives as an ``error`` line inside the stream.
-
-    Raises:
-        PullStreamError: an error line, with the daemon's reason and code.
-    """
-    layers: dict[str, tuple[int, int | None]] = {}
-    for line in lines:
-        if "error" in line:
-            detail = line.get("errorDetail") or {}
-            raise PullStreamError(
-                detail.get("message") or line["error"], detail.get("code")
-            )
-        if _track_layer(layers, line):
-            report(*_progress(layers))
-    # A last report says "complete", even for a pull that had nothing to download
-    # (every layer present, or the image itself) and so sent no layer lines.
-    done, _ = _progress(layers)
-    report(done, done)
-
-
-def _track_layer(
-    layers: dict[str, tuple[int, int | None]], line: dict[str, Any]
-) -> bool:
-    """Update one layer's (current, total) from a pull line; True when it changed."""
-    layer, status = line.get("id"), line.get("status", "")
-    detail = line.get("progressDetail") or {}
-    if not layer:
-        return False
-    if status == "Downloading" and "current" in detail:
-        layers[layer] = (int(detail["current"]), detail.get("total"))
-        return True
-    if status == "Pulling fs layer":
-        # Its size comes with its first "Downloading" line; until then the total
-        # over all layers is unknown rather than too small.
-        layers[layer] = (0, None)
-        return True
-    if status == "Already exists":
-        # Shared with an image the daemon has: nothing of it to download.
-        layers[layer] = (0, 0)
-        return True
-    if status in ("Download complete", "Pull complete") and layer in layers:
-        total = layers[layer][1]
-        layers[layer] = (total if total is not None else layers[layer][0], total)
-        return True
-    return False
-
-
-def _progress(layers: dict[str, tuple[int, int | None]]) -> tuple[int, int | None]:
-    done = sum(current for current, _ in layers.values())
-    totals = [total for _, total in layers.values()]
-    # One layer of unknown size makes the whole size unknown.
-    expected = None if None in totals else sum(t for t in totals if t is not None)
-    return done, expected
-
-
-def published_ports(attrs: dict[str, Any]) -> list[dict[str, object]]:
-    """Ports as bound now, or as requested while the container is not running.
-
-    ``NetworkSettings.Ports`` holds the real bindings (a port Docker chose included)
-    only while the container runs; before that ``HostConfig.PortBindings`` says what
-    was asked.
-    """
-    bound = (attrs.get("NetworkSettings") or {}).get("Ports") or {}
-    asked = (attrs.get("HostConfig") or {}).get("PortBindings") or {}
-    ports: list[dict[str, object]] = []
-    for key, bindings in sorted((bound or asked).items()):
-        container_port, _, protocol = key.partition("/")
-        for binding in bindings or []:
-            host = binding.get("HostPort")
-            ports.append(
-                {
-                    "container": int(container_port),
-                    "protocol": protocol or "tcp",
-                    "host_ip": binding.get("HostIp") or "0.0.0.0",
-                    "host": int(host) if host else None,
-                }
-            )
-    return ports
-
-
 @contextmanager
 def _engine_errors() -> Iterator[None]:
     """Docker failures as executor errors; a 404 becomes ContainerNotFoundError."""
@@ -371,6 +430,23 @@ def _container_errors(ref: ContainerRef) -> Iterator[None]:
             yield
     except ContainerNotFoundError as exc:
         raise ContainerNotFoundError(f"docker container {ref.name} not found") from exc
+
+
+@contextmanager
+def _clone_errors(name: str) -> Iterator[None]:
+    """Failures while the clone is made: its name taken, or anything else.
+
+    A 404 here is the committed image or the source's network gone, never the
+    source itself, so it is an EngineError rather than ContainerNotFoundError.
+    """
+    try:
+        yield
+    except docker.errors.APIError as exc:
+        if exc.status_code == 409:
+            raise NameTakenError(f"container name {name!r} is already in use") from exc
+        raise EngineError(f"docker: {_explanation(exc)}") from exc
+    except (docker.errors.DockerException, requests.RequestException) as exc:
+        raise EngineError(f"docker engine unreachable: {exc}") from exc
 
 
 @contextmanager
@@ -412,3 +488,8 @@ def _create_refusal(name: str, exc: docker.errors.APIError) -> ExecutorError:
 def _explanation(exc: docker.errors.DockerException) -> str:
     explanation = getattr(exc, "explanation", None)
     return str(explanation or exc)
+
+
+def _seconds(timeout: float) -> int:
+    """The daemon's stop timeout is whole seconds; a fraction rounds up."""
+    return max(0, math.ceil(timeout))

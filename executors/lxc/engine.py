@@ -8,13 +8,15 @@ ContainerNotFoundError (or "no such image" during a lookup), any other
 ``LXDAPIException`` (a failed operation included) -> EngineError carrying LXD's
 message, or ImageSourceError while images are read or imported. A failed create
 whose name another instance holds is NameTakenError, decided by looking at that
-instance rather than at the message.
+instance rather than at the message; a failed copy likewise.
 """
 
 import logging
+import math
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
 import pylxd
 import pylxd.exceptions
@@ -22,9 +24,10 @@ import pylxd.models
 import requests
 
 from contract.images import DEFAULT_TAG, ImageInfo, ImageRef, ImageSource
-from contract.params import CreateParams
+from contract.params import CreateParams, PortMapping
 from executors.engine import (
     TASK_UID_LABEL,
+    ContainerDetails,
     ContainerRef,
     CreatedContainer,
     ProgressReport,
@@ -33,19 +36,24 @@ from executors.engine import (
 from executors.errors import (
     ContainerNotFoundError,
     EngineError,
+    ExecutorError,
     ImageNotFoundError,
     ImageSourceError,
     NameTakenError,
 )
+from executors.lxc import clone as lxc_clone
 from executors.lxc import params as lxc_params
-from executors.lxc.catalog import Catalog, CatalogEntry
+from executors.lxc.catalog import Catalog, CatalogEntry, catalog_image_info
+from executors.lxc.details import TYPE, container_details
 
 log = logging.getLogger(__name__)
 
-TYPE = "lxc"
 TASK_UID_KEY = f"user.{TASK_UID_LABEL}"
 
 _FINGERPRINT_PREFIX = re.compile(r"^[0-9a-f]{6,64}$")
+# An instance name is a hostname; anything else never names one, and would not
+# stay one path segment of LXD's URL.
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
 
 
 class LxdEngine:
@@ -201,6 +209,170 @@ class LxdEngine:
         except ContainerNotFoundError:
             log.debug("lxc container %s already gone", ref.name)
 
+    def list_containers(self) -> list[ContainerDetails]:
+        """Every instance of LXD, in every state, made by ctstation or not.
+
+        Raises:
+            EngineError: LXD failed.
+        """
+        with _engine_errors():
+            instances = self._client.instances.all(recursion=1)
+        listed = []
+        for instance in instances:
+            try:
+                listed.append(self._details(instance))
+            except ContainerNotFoundError:
+                log.debug("lxc container %s went away while listed", instance.name)
+        return listed
+
+    def find_container(self, name_or_id: str) -> ContainerDetails:
+        """One container by name (an LXD instance's name is its id).
+
+        Raises:
+            ContainerNotFoundError: there is none.
+            EngineError: LXD failed.
+        """
+        if not _NAME.match(name_or_id):
+            raise ContainerNotFoundError(f"no lxc container named {name_or_id!r}")
+        try:
+            with _engine_errors():
+                instance = self._client.instances.get(name_or_id)
+        except ContainerNotFoundError as exc:
+            raise ContainerNotFoundError(
+                f"no lxc container named {name_or_id!r}"
+            ) from exc
+        return self._details(instance)
+
+    def stop(self, ref: ContainerRef, timeout: float = 10) -> None:
+        """Shut down cleanly, forcing the stop after ``timeout`` seconds.
+
+        Raises:
+            ContainerNotFoundError: the container is gone.
+            EngineError: LXD could not stop it even by force.
+        """
+        instance = self._instance(ref)
+        if instance.status == "Stopped":
+            return
+        # Whole seconds; 0 stops at once (LXD kills), as Docker's 0 does.
+        seconds = max(0, math.ceil(timeout))
+        try:
+            with _engine_errors():
+                instance.stop(timeout=seconds, force=False, wait=True)
+        except EngineError as exc:
+            # LXD fails the operation when the init did not shut down in time (or
+            # ignores the request, as a frozen one does); the state decides.
+            if self._instance(ref).status == "Stopped":
+                return
+            log.debug("lxc container %s: forcing the stop: %s", ref.name, exc)
+            with _engine_errors():
+                instance.stop(force=True, wait=True)
+
+    def restart(self, ref: ContainerRef, timeout: float = 10) -> None:
+        """Stop (as ``stop``) and start again; a stopped container just starts.
+
+        Raises:
+            ContainerNotFoundError: the container is gone.
+            EngineError: LXD could not stop or start it.
+        """
+        self.stop(ref, timeout)
+        self.start(ref)
+
+    def clone(
+        self,
+        task: TaskMark,
+        source: ContainerRef,
+        name: str,
+        ports: list[PortMapping] | None,
+    ) -> CreatedContainer:
+        """Copy ``source`` (running or not) and leave the copy stopped.
+
+        The copy has the source's files, config, devices and profiles, our
+        ``user.`` keys for ``task``, and no host port binding but ``ports``.
+
+        Known limitation: a running source is copied while it runs, so its files
+        are not taken at one instant; a service writing meanwhile may find its
+        data in the copy torn, as after a crash (snapshot-capable storage pools,
+        unlike ``dir``, do not have this problem).
+
+        Raises:
+            InvalidParamsError: a port without a host port.
+            ContainerNotFoundError: the source is gone.
+            NameTakenError: the name is taken.
+            EngineError: LXD refused the copy or the change of its devices.
+        """
+        if ports:
+            self.check_params(CreateParams(ports=ports))
+        original = self._instance(source)
+        if self.is_name_taken(name):
+            raise NameTakenError(f"instance name {name!r} is in use")
+
+        self._copy(task, original, name)
+        ref = ContainerRef(TYPE, name, name, task.id)
+        try:
+            self._replace_proxies(ref, ports)
+            created = self.describe(ref)
+        except ExecutorError:
+            self._discard_copy(task, name)
+            raise
+        log.debug("task %s: copied %s as %s", task.id, source.name, name)
+
+        devices = original.expanded_devices or original.devices or {}
+        return replace(
+            created, notes=lxc_clone.clone_notes(source.name, devices, ports)
+        )
+
+    def _copy(self, task: TaskMark, original: pylxd.models.Instance, name: str) -> None:
+        """Copy ``original`` as ``name``, with our keys for ``task``; wait for it."""
+        request = lxc_clone.copy_request(
+            task, name, original.name, list(original.profiles)
+        )
+        try:
+            with _engine_errors():
+                self._client.instances.create(request, wait=True)
+        except ExecutorError as exc:
+            # As in create, a failure inside LXD's operation carries no status
+            # that tells why: look at the name and at the source.
+            self._discard_copy(task, name)
+            if self._is_held_by_other(name, task):
+                raise NameTakenError(f"instance name {name!r} is in use") from exc
+            if not self.is_name_taken(original.name):
+                raise ContainerNotFoundError(
+                    f"lxc container {original.name} not found"
+                ) from exc
+            raise
+        self._confirm_exists(name)
+
+    def _replace_proxies(
+        self, ref: ContainerRef, ports: list[PortMapping] | None
+    ) -> None:
+        copy = self._instance(ref)
+        devices = lxc_clone.clone_devices(
+            copy.devices or {}, copy.expanded_devices or {}, ports
+        )
+        if devices == copy.devices:
+            return
+        copy.devices = devices
+        with _engine_errors():
+            copy.save(wait=True)
+
+    def _discard_copy(self, task: TaskMark, name: str) -> None:
+        # Only a copy of ours is removed, never what another made under the
+        # name; and the failure that brought us here is what the caller must
+        # see, so one of this cleanup is only logged.
+        try:
+            if not self._is_held_by_other(name, task):
+                self.remove(ContainerRef(TYPE, name, name, task.id))
+        except ExecutorError as exc:
+            log.warning("task %s: failed copy %s left behind: %s", task.id, name, exc)
+
+    def _details(self, instance: pylxd.models.Instance) -> ContainerDetails:
+        network_state = None
+        # Only a started container has interfaces; a frozen one keeps them.
+        if instance.status in ("Running", "Frozen"):
+            with _engine_errors():
+                network_state = instance.state().network
+        return container_details(instance, network_state)
+
     def _instance(self, ref: ContainerRef) -> pylxd.models.Instance:
         try:
             with _engine_errors():
@@ -302,21 +474,6 @@ def local_image_info(ref: ImageRef, image: pylxd.models.Image) -> ImageInfo:
         os=properties.get("os"),
         created=image.created_at,
         description=properties.get("description"),
-    )
-
-
-def catalog_image_info(ref: ImageRef, entry: CatalogEntry) -> ImageInfo:
-    """Pre-inspection answer for an app center image, from its index entry."""
-    return ImageInfo(
-        repository=ImageSource.APPCENTER.value,
-        image=ref.repository,
-        tag=ref.tag,
-        fingerprint=entry.fingerprint,
-        size=entry.size,
-        architecture=entry.architecture,
-        os=entry.os,
-        created=entry.created,
-        description=entry.description,
     )
 
 

@@ -12,6 +12,7 @@ import docker
 import pylxd
 import pytest
 import sqlalchemy
+from pylxd.exceptions import NotFound
 
 from tests.integration.stack import Stack
 
@@ -73,3 +74,24 @@ def pg_stack(
 ) -> Iterator[Stack]:
     """The same stack on PostgreSQL."""
     yield from _run_stack(tmp_path_factory.mktemp("stack-pg"), postgres_url)
+
+
+@pytest.fixture
+def made(docker_engine: docker.DockerClient, lxd: pylxd.Client) -> Iterator[list]:
+    """Names of containers a test made, removed afterwards whatever happened."""
+    names: list[tuple[str, str]] = []
+    yield names
+    for kind, name in names:
+        if kind == "docker":
+            try:
+                docker_engine.containers.get(name).remove(force=True)
+            except docker.errors.NotFound:
+                pass
+        else:
+            try:
+                instance = lxd.instances.get(name)
+                if instance.status != "Stopped":
+                    instance.stop(force=True, wait=True)
+                instance.delete(wait=True)
+            except NotFound:
+                pass

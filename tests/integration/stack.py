@@ -60,6 +60,9 @@ class Stack:
             "CTSTATION_DOCKERHUB_REGISTRY": REGISTRY_URL,
             "CTSTATION_CATALOG_URL": CATALOG_URL,
             "CTSTATION_RPC_TIMEOUT": "20",
+            # One task at a time per executor, so that a test can hold a task
+            # in the waiting state behind a slow one.
+            "CTSTATION_EXECUTOR_CONCURRENCY": "1",
             "CTSTATION_LOG_LEVEL": "INFO",
         }
 
@@ -125,6 +128,9 @@ class Stack:
 
     def get(self, path: str, user: str = "alice") -> requests.Response:
         return requests.get(self.url + path, headers=self.headers(user), timeout=30)
+
+    def put(self, path: str, user: str = "alice") -> requests.Response:
+        return requests.put(self.url + path, headers=self.headers(user), timeout=60)
 
     def delete(self, path: str, user: str = "alice") -> requests.Response:
         return requests.delete(self.url + path, headers=self.headers(user), timeout=30)

@@ -1,40 +1,17 @@
 """Create tasks end to end: HTTP, RabbitMQ, SQL and the real engines."""
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import docker
 import pylxd
 import pytest
 import requests
-from pylxd.exceptions import NotFound
 
 from executors.engine import TASK_LABEL
 from tests.integration.conftest import unique_name
 from tests.integration.stack import CATALOG_URL, Stack
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def made(docker_engine: docker.DockerClient, lxd: pylxd.Client) -> Iterator[list]:
-    """Names of containers a test made, removed afterwards whatever happened."""
-    names: list[tuple[str, str]] = []
-    yield names
-    for kind, name in names:
-        if kind == "docker":
-            try:
-                docker_engine.containers.get(name).remove(force=True)
-            except docker.errors.NotFound:
-                pass
-        else:
-            try:
-                instance = lxd.instances.get(name)
-                if instance.status != "Stopped":
-                    instance.stop(force=True, wait=True)
-                instance.delete(wait=True)
-            except NotFound:
-                pass
 
 
 def assert_completed(task: dict) -> None:

@@ -5,11 +5,7 @@ import pytest
 from executors.engine import TASK_LABEL
 from tests.integration.conftest import unique_name
 from tests.integration.stack import Stack
-from tests.integration.test_create_e2e import (
-    assert_completed,
-    create_in_parallel,
-    made,  # noqa: F401 - fixture
-)
+from tests.integration.test_create_e2e import assert_completed, create_in_parallel
 
 pytestmark = pytest.mark.integration
 
@@ -18,7 +14,7 @@ def test_docker_and_lxc_creates_complete_on_postgres(
     pg_stack: Stack,
     docker_engine,
     lxd,
-    made,  # noqa: F811
+    made,
 ) -> None:
     docker_name, lxc_name = unique_name("pgd"), unique_name("pgl")
     made.extend([("docker", docker_name), ("lxc", lxc_name)])
@@ -35,5 +31,5 @@ def test_docker_and_lxc_creates_complete_on_postgres(
     assert lxd.instances.get(lxc_name).status == "Running"
 
 
-def test_thirty_parallel_creates_on_postgres(pg_stack: Stack, made) -> None:  # noqa: F811
+def test_thirty_parallel_creates_on_postgres(pg_stack: Stack, made) -> None:
     create_in_parallel(pg_stack, made, 30)

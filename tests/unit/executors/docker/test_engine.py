@@ -8,12 +8,9 @@ import requests
 
 from contract.images import ImageRef, ImageSource
 from contract.params import CreateParams
-from executors.docker.engine import (
-    DockerEngine,
-    follow_pull,
-    local_image_info,
-    published_ports,
-)
+from executors.docker.details import published_ports
+from executors.docker.engine import DockerEngine, local_image_info
+from executors.docker.pull import follow_pull
 from executors.engine import TASK_UID_LABEL, ContainerRef, TaskMark
 from executors.errors import (
     ContainerNotFoundError,
@@ -23,6 +20,7 @@ from executors.errors import (
     InvalidParamsError,
     NameTakenError,
 )
+from tests.unit.executors.docker.samples import inspect_data
 
 REF = ContainerRef("docker", "web", "abc123", 7)
 TASK = TaskMark(7, "5f0c9a8e-2b7d-4c1e-9a3f-6d2e8b1c4a70", "alice")
@@ -301,3 +299,69 @@ def test_unreachable_daemon_is_engine_error(
 
     with pytest.raises(EngineError, match="unreachable"):
         engine.is_name_taken("web")
+
+
+def test_find_container_names_what_was_looked_for(
+    engine: DockerEngine, client: mock.MagicMock
+) -> None:
+    client.api.inspect_container.side_effect = not_found()
+
+    with pytest.raises(ContainerNotFoundError, match="'web'"):
+        engine.find_container("web")
+
+
+def test_find_container_refuses_what_is_no_name_or_id_without_asking(
+    engine: DockerEngine, client: mock.MagicMock
+) -> None:
+    with pytest.raises(ContainerNotFoundError):
+        engine.find_container("../images/json")
+
+    client.api.inspect_container.assert_not_called()
+
+
+def test_a_name_taken_between_check_and_create_removes_the_committed_image(
+    engine: DockerEngine, client: mock.MagicMock
+) -> None:
+    client.api.inspect_container.return_value = inspect_data()
+    client.api.containers.return_value = []
+    client.containers.create.side_effect = api_error(409, "Conflict")
+
+    with pytest.raises(NameTakenError):
+        engine.clone(TASK, REF, "copy", None)
+
+    client.api.commit.assert_called_once()
+    client.api.remove_container.assert_not_called()
+    client.api.remove_image.assert_called_once_with("ctstation-clone/copy:task-7")
+
+
+def test_a_failure_after_the_create_removes_the_clone_and_its_image(
+    engine: DockerEngine, client: mock.MagicMock
+) -> None:
+    client.api.inspect_container.side_effect = [inspect_data(), not_found()]
+    client.api.containers.return_value = []
+    client.containers.create.return_value = mock.Mock(id="c10e")
+
+    with pytest.raises(ContainerNotFoundError):
+        engine.clone(TASK, REF, "copy", None)
+
+    client.api.remove_container.assert_called_once_with("c10e", force=True, v=True)
+    client.api.remove_image.assert_called_once_with("ctstation-clone/copy:task-7")
+
+
+def test_a_clone_is_committed_with_the_new_tasks_labels(
+    engine: DockerEngine, client: mock.MagicMock
+) -> None:
+    client.api.inspect_container.return_value = inspect_data()
+    client.api.containers.return_value = []
+    client.containers.create.return_value = mock.Mock(id="c10e")
+
+    created = engine.clone(TASK, REF, "copy", None)
+
+    client.api.commit.assert_called_once_with(
+        REF.id,
+        repository="ctstation-clone/copy",
+        tag="task-7",
+        conf={"Labels": TASK.labels()},
+    )
+    assert created.ref == ContainerRef("docker", "copy", "c10e", 7)
+    assert created.notes[0].startswith("host port bindings of web were not copied")

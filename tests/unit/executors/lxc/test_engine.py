@@ -10,9 +10,10 @@ import pytest
 import requests
 
 from contract.images import ImageRef, ImageSource
-from contract.params import CreateParams
+from contract.params import CreateParams, PortMapping
 from executors.engine import TASK_LABEL, TASK_UID_LABEL, ContainerRef, TaskMark
 from executors.errors import (
+    ContainerNotFoundError,
     EngineError,
     ImageNotFoundError,
     ImageSourceError,
@@ -260,3 +261,133 @@ def test_find_task_container_ignores_the_same_task_id_of_another_uid(
         instance("ours", TASK),
     ]
     assert engine.find_task_container(TASK) == ContainerRef("lxc", "ours", "ours", 7)
+
+
+WEB = ContainerRef("lxc", "web", "web", 7)
+PROXY = {"type": "proxy", "listen": "tcp:127.0.0.1:8080", "connect": "tcp:0.0.0.0:80"}
+
+
+def test_a_stop_that_times_out_is_forced(
+    engine: LxdEngine, client: mock.MagicMock
+) -> None:
+    running = mock.Mock(status="Running")
+    running.stop.side_effect = [lxd_error(400, "shutting down failed"), None]
+    client.instances.get.return_value = running
+
+    engine.stop(WEB, timeout=1.5)
+
+    assert running.stop.call_args_list == [
+        mock.call(timeout=2, force=False, wait=True),
+        mock.call(force=True, wait=True),
+    ]
+
+
+def test_a_stop_that_failed_but_stopped_all_the_same_is_not_forced(
+    engine: LxdEngine, client: mock.MagicMock
+) -> None:
+    running = mock.Mock(status="Running")
+    running.stop.side_effect = lxd_error(400, "shutting down failed")
+    client.instances.get.side_effect = [running, mock.Mock(status="Stopped")]
+
+    engine.stop(WEB)
+
+    running.stop.assert_called_once_with(timeout=10, force=False, wait=True)
+
+
+def test_a_stopped_container_is_not_stopped_again(
+    engine: LxdEngine, client: mock.MagicMock
+) -> None:
+    stopped = mock.Mock(status="Stopped")
+    client.instances.get.return_value = stopped
+
+    engine.stop(WEB)
+
+    stopped.stop.assert_not_called()
+
+
+def instances_by_name(client: mock.MagicMock, **known: Any) -> None:
+    def get(name: str) -> Any:
+        if name not in known:
+            raise lxd_error(404, "not found")
+        return known[name]
+
+    client.instances.get.side_effect = get
+    client.instances.exists.side_effect = lambda name: name in known
+
+
+def source_instance() -> mock.Mock:
+    return mock.Mock(
+        status="Running",
+        profiles=["default"],
+        devices={"web": PROXY},
+        expanded_devices={"web": PROXY},
+        config={},
+    )
+
+
+def test_a_failure_after_the_copy_deletes_the_copy(
+    engine: LxdEngine, client: mock.MagicMock
+) -> None:
+    source = source_instance()
+    source.name = "web"
+    copy = source_instance()
+    copy.status = "Stopped"
+    copy.config = {f"user.{TASK_UID_LABEL}": OTHER.uid}
+    copy.save.side_effect = lxd_error(500, "disk full")
+    instances_by_name(client, web=source)
+    client.instances.create.side_effect = lambda request, wait: instances_by_name(
+        client, web=source, copy=copy
+    )
+
+    with pytest.raises(EngineError, match="disk full"):
+        engine.clone(OTHER, WEB, "copy", None)
+
+    assert copy.devices == {}
+    copy.delete.assert_called_once_with(wait=True)
+    source.delete.assert_not_called()
+
+
+def test_a_copy_refused_over_a_foreign_instance_is_name_taken_and_kept(
+    engine: LxdEngine, client: mock.MagicMock
+) -> None:
+    source = source_instance()
+    source.name = "web"
+    theirs = mock.Mock(status="Stopped", config={})
+    instances_by_name(client, web=source)
+
+    def copy_meanwhile(request: Any, wait: bool) -> None:
+        instances_by_name(client, web=source, copy=theirs)
+        raise lxd_error(400, "already exists")
+
+    client.instances.create.side_effect = copy_meanwhile
+
+    with pytest.raises(NameTakenError):
+        engine.clone(TASK, WEB, "copy", None)
+
+    theirs.delete.assert_not_called()
+
+
+def test_a_copy_of_a_source_gone_meanwhile_is_container_not_found(
+    engine: LxdEngine, client: mock.MagicMock
+) -> None:
+    source = source_instance()
+    source.name = "web"
+    instances_by_name(client, web=source)
+
+    def gone_meanwhile(request: Any, wait: bool) -> None:
+        instances_by_name(client)
+        raise lxd_error(500, "Failed creating instance from copy")
+
+    client.instances.create.side_effect = gone_meanwhile
+
+    with pytest.raises(ContainerNotFoundError, match="web"):
+        engine.clone(TASK, WEB, "copy", None)
+
+
+def test_a_clone_port_without_host_port_is_refused_before_the_copy(
+    engine: LxdEngine, client: mock.MagicMock
+) -> None:
+    with pytest.raises(InvalidParamsError, match="host port"):
+        engine.clone(TASK, WEB, "copy", [PortMapping(container=80)])
+
+    client.instances.create.assert_not_called()
