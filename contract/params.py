@@ -65,6 +65,10 @@ class CreateParams(BaseModel):
     autostart: bool = False
     start: bool = True
     privileged: bool = False
+    # Host devices passed through, by path (/dev/ttyUSB0), at the same path inside.
+    devices: list[Annotated[str, Field(pattern=r"^/dev/[\w./-]+$")]] = Field(
+        default_factory=list
+    )
 
     @field_validator("command", mode="before")
     @classmethod

@@ -125,8 +125,9 @@ def show_config(table: bool) -> None:
         click.echo("| variable | default | meaning |\n|---|---|---|")
         for name, field in Settings.model_fields.items():
             default = field.get_default(call_default_factory=True)
-            click.echo(f"| `CTSTATION_{name.upper()}` | `{default!r}` | "
-                       f"{field.description} |")
+            click.echo(
+                f"| `CTSTATION_{name.upper()}` | `{default!r}` | {field.description} |"
+            )
         return
     for name, value in Settings().model_dump().items():
         click.echo(f"CTSTATION_{name.upper()}={value!r}")

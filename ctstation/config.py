@@ -83,6 +83,10 @@ class Settings(BaseSettings):
         False,
         description="Whether admins may create privileged containers.",
     )
+    allow_devices: bool = Field(
+        False,
+        description="Whether admins may pass host devices through.",
+    )
     allowed_host_paths: list[str] = Field(
         default_factory=list,
         description="Host folders under which admins may bind-mount volumes.",

@@ -1,32 +1,38 @@
 """Which create params a user may ask for.
 
-Privileged containers and host bind mounts reach outside the container; plain users
-never get them, admins only where the server's configuration allows them.
+Privileged containers, host devices and host bind mounts reach outside the
+container; plain users never get them, admins only where the server's configuration
+allows them.
 """
 
 from pathlib import PurePosixPath
 
 from contract.params import CreateParams
+from ctstation.config import Settings
 from gateway.errors import ForbiddenError
 
 
 def check_params_allowed(
     params: CreateParams,
     is_admin: bool,
-    allow_privileged: bool,
-    allowed_host_paths: list[str],
+    settings: Settings,
 ) -> None:
     """Raises ForbiddenError naming the first param this user may not have."""
-    if params.privileged and not (is_admin and allow_privileged):
-        raise ForbiddenError(
-            "param 'privileged' is not allowed"
-            + ("" if is_admin else " for non-admin users"),
-            code="param_forbidden",
-            param="privileged",
-        )
+    switches = {
+        "privileged": (params.privileged, settings.allow_privileged),
+        "devices": (bool(params.devices), settings.allow_devices),
+    }
+    for param, (asked, server_allows) in switches.items():
+        if asked and not (is_admin and server_allows):
+            who = "on this server" if is_admin else "for non-admin users"
+            raise ForbiddenError(
+                f"param '{param}' is not allowed {who}",
+                code="param_forbidden",
+                param=param,
+            )
     for volume in params.volumes:
         if volume.is_host_path and not (
-            is_admin and _is_under(volume.source, allowed_host_paths)
+            is_admin and _is_under(volume.source, settings.allowed_host_paths)
         ):
             raise ForbiddenError(
                 f"param 'volumes': host path {volume.source!r} is outside the "

@@ -188,13 +188,7 @@ def _check_name(ctype: ContainerType, name: str) -> None:
 
 
 def _check_allowed(params: Any) -> None:
-    settings = services().settings
-    check_params_allowed(
-        params,
-        current_user().is_admin,
-        settings.allow_privileged,
-        settings.allowed_host_paths,
-    )
+    check_params_allowed(params, current_user().is_admin, services().settings)
 
 
 def _precheck(

@@ -61,6 +61,7 @@ def create_kwargs(
         "network": params.network,
         "hostname": params.hostname,
         "restart_policy": RESTART_UNLESS_STOPPED if params.autostart else None,
+        "devices": [f"{path}:{path}:rwm" for path in params.devices] or None,
     }
     kwargs.update({key: value for key, value in optional.items() if value is not None})
     return kwargs

@@ -22,6 +22,7 @@ CONTAINER_ADDRESS = "127.0.0.1"
 
 PORT_DEVICE = "ctstation-port"
 VOLUME_DEVICE = "ctstation-volume"
+HOST_DEVICE = "ctstation-device"
 
 
 def check_params(params: CreateParams, name: str | None = None) -> None:
@@ -106,6 +107,16 @@ def instance_devices(params: CreateParams) -> dict[str, dict[str, str]]:
         {
             f"{VOLUME_DEVICE}-{index}": disk_device(volume)
             for index, volume in enumerate(params.volumes)
+        }
+    )
+    devices.update(
+        {
+            f"{HOST_DEVICE}-{index}": {
+                "type": "unix-char",
+                "source": path,
+                "path": path,
+            }
+            for index, path in enumerate(params.devices)
         }
     )
     if params.network is not None:

@@ -205,3 +205,30 @@ def test_auth_scheme_is_case_insensitive(stack: Stack) -> None:
     response = stack.client.get("/api/v1/image/create/", headers=headers)
 
     assert response.status_code == 200
+
+
+def test_devices_are_forbidden_for_plain_users(stack: Stack) -> None:
+    response = stack.post(PATH, {**BUSYBOX, "devices": ["/dev/null"]})
+
+    assert_refused(stack, response, 403, "devices")
+    assert response.get_json()["error"]["param"] == "devices"
+
+
+def test_admins_get_dangerous_params_only_where_the_server_allows(
+    stack: Stack, settings
+) -> None:
+    body = {**BUSYBOX, "privileged": True, "devices": ["/dev/null"],
+            "volumes": [{"source": "/srv/data/app", "target": "/data"}]}
+
+    refused = stack.post(PATH, body, user="root")
+    settings.allow_privileged = settings.allow_devices = True
+    settings.allowed_host_paths = ["/srv/data"]
+    allowed = stack.post(PATH, body, user="root")
+    outside = stack.post(PATH, {**body, "name": "web2",
+                                "volumes": [{"source": "/srv/data/../../etc",
+                                             "target": "/x"}]}, user="root")
+
+    assert refused.status_code == 403
+    assert "on this server" in refused.get_json()["error"]["message"]
+    assert allowed.status_code == 202, allowed.get_json()
+    assert outside.status_code == 403

@@ -9,8 +9,9 @@ URL = "/image/create/dockerhub/docker"
 
 def make_task(stack: Stack, name: str, user: str = "alice", **extra) -> dict:
     body = {"name": name, "image": "busybox", **extra}
-    task = stack.post(URL, body, user=user).get_json()
-    return stack.wait_final(task["id"], user=user)
+    response = stack.post(URL, body, user=user)
+    assert response.status_code == 202, response.get_json()
+    return stack.wait_final(response.get_json()["id"], user=user)
 
 
 def test_task_has_every_field_of_the_draft(stack: Stack) -> None:

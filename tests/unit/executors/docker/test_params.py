@@ -108,3 +108,9 @@ def test_a_volume_name_docker_would_refuse_is_refused() -> None:
 
 def test_valid_params_pass_the_check() -> None:
     check_params(CreateParams(volumes=[{"source": "data-1", "target": "/x"}]))
+
+
+def test_devices_are_passed_through_at_the_same_path() -> None:
+    kwargs = kwargs_for(devices=["/dev/ttyUSB0"])
+
+    assert kwargs["devices"] == ["/dev/ttyUSB0:/dev/ttyUSB0:rwm"]

@@ -163,3 +163,10 @@ def test_honourable_params_pass_the_check() -> None:
     )
     # Without the name, the hostname cannot be judged yet: create does it.
     check_params(CreateParams(hostname="other"))
+
+
+def test_devices_become_unix_char_devices() -> None:
+    devices = config_for(devices=["/dev/ttyUSB0"])["devices"]
+
+    assert {"type": "unix-char", "source": "/dev/ttyUSB0",
+            "path": "/dev/ttyUSB0"} in devices.values()
