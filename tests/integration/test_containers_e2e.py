@@ -224,6 +224,13 @@ def _wait_for_state(stack: Stack, task_id: int, state: str, timeout: float = 30)
     raise AssertionError(f"task {task_id} never reached {state}")
 
 
+def _wait_for_log(stack: Stack, text: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in stack.logs():
+        assert time.monotonic() < deadline, f"no {text!r} in the service logs"
+        time.sleep(0.2)
+
+
 def test_cancel_of_running_and_waiting_tasks_leaves_nothing(
     stack: Stack,
     made,
@@ -243,7 +250,8 @@ def test_cancel_of_running_and_waiting_tasks_leaves_nothing(
 
     for task in (cancelled_waiting, cancelled_running):
         assert (task["state"], task["detail_state"]) == ("aborted", "cancelled")
-    time.sleep(12)  # the slow start fails, then the waiting work is delivered
+    _wait_for_log(stack, f"task {waiting['id']} taken")  # after the slow start
+    time.sleep(1)
     assert stack.get(f"/image/create/{running['id']}").json()["detail_state"] == (
         "cancelled"
     )
@@ -251,3 +259,46 @@ def test_cancel_of_running_and_waiting_tasks_leaves_nothing(
     assert not lxd.instances.exists(waiting_name)
     listed = [t["id"] for t in stack.get("/image/create/").json()]
     assert {running["id"], waiting["id"]} <= set(listed)
+
+
+def test_docker_cancel_of_a_pulling_and_a_waiting_task_leaves_nothing(
+    stack: Stack, made, docker_engine
+) -> None:
+    from tests.integration.slow_registry import slow_registry
+    from tests.integration.test_create_e2e import _forget_local_image
+
+    pulling_name, waiting_name = unique_name("pull"), unique_name("queued")
+    made.extend([("docker", pulling_name), ("docker", waiting_name)])
+    with slow_registry() as registry:
+        image = f"{registry}/library/pullbox"
+        for reference in (f"{image}:latest", "pullbox:latest"):
+            _forget_local_image(docker_engine, reference)
+        pulling = stack.post(
+            "/image/create/dockerhub/docker", {"name": pulling_name, "image": image}
+        ).json()
+        task = _wait_for_state(stack, pulling["id"], "running")
+        waiting = stack.post(
+            "/image/create/local/docker",
+            {"name": waiting_name, "image": "ctstation-local/box"},
+        ).json()
+        assert stack.get(f"/image/create/{waiting['id']}").json()["state"] == (
+            "waiting"
+        )
+
+        for cancelled in (
+            stack.delete(f"/image/create/{pulling['id']}").json(),
+            stack.delete(f"/image/create/{waiting['id']}").json(),
+        ):
+            assert cancelled["detail_state"] == "cancelled"
+        # The pull stops at its next progress report; then the executor takes
+        # the waiting task's work, sees it was cancelled, and makes nothing.
+        _wait_for_log(stack, f"task {waiting['id']} taken")
+        time.sleep(1)
+
+    assert task["detail_state"] in ("inspecting", "pulling")
+    for name in (pulling_name, waiting_name):
+        assert (
+            docker_engine.containers.list(all=True, filters={"name": f"^/{name}$"})
+            == []
+        )
+    assert not docker_engine.images.list(name=image)
