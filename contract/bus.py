@@ -6,9 +6,12 @@ before ``publish`` returns, so a publish that returns has been stored.
 
 import json
 import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 from kombu import Connection, Exchange, Message, Producer
+from kombu.exceptions import OperationalError
 
 from contract.events import Envelope
 from contract.topology import DEAD
@@ -57,6 +60,24 @@ def publish(
         declare=[exchange],
         **properties,
     )
+
+
+def run_until_stopped(
+    run: Callable[[], None], should_stop: Callable[[], bool], service: str
+) -> None:
+    """Run a consumer loop again whenever the broker fails under it.
+
+    kombu's mixins reconnect on the transport's connection errors, but a publish
+    that exhausted its retries while the broker was away raises kombu's
+    ``OperationalError``, which would end the loop and the service with it. The
+    message being handled was not acked, so the broker delivers it again.
+    """
+    while not should_stop():
+        try:
+            run()
+        except OperationalError as error:
+            log.warning("%s lost the broker (%s); reconnecting", service, error)
+            time.sleep(1)
 
 
 def dead_letter(producer: Producer, message: Message, queue: str, reason: str) -> None:

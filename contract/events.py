@@ -71,6 +71,9 @@ class Envelope(BaseModel):
     datacontenttype: Literal["application/json"] = "application/json"
     subject: str | None = None
     correlationid: str | None = None
+    # When the asker stops waiting for an answer; a request past it must not take
+    # effect (an extension attribute, a CloudEvents timestamp).
+    deadline: datetime | None = None
     data: dict[str, Any] = Field(default_factory=dict)
 
     def to_json(self) -> str:

@@ -91,6 +91,9 @@ def parse_reference(image: str, tag: str | None = None) -> ImageRef:
         raise ImageReferenceError(f"invalid tag {chosen_tag!r}")
 
     registry, name = _split_registry(image)
+    if len(name) > 255:
+        # Docker's own limit on a repository path.
+        raise ImageReferenceError("image name is longer than 255 characters")
     if not name or name.startswith("/") or name.endswith("/") or "//" in name:
         raise ImageReferenceError(f"invalid image name {image!r}")
     return ImageRef(name=name, tag=chosen_tag, registry=registry)

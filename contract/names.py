@@ -26,6 +26,6 @@ _RULES = {
 def name_problem(container_type: ContainerType, name: str) -> str | None:
     """Why ``name`` is not a valid name for this type, or None when it is."""
     pattern, rule = _RULES[container_type]
-    if pattern.match(name):
+    if pattern.fullmatch(name):
         return None
     return f"invalid {container_type} name {name!r}: {rule}"

@@ -53,8 +53,9 @@ class CreateParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    cpu: float | None = Field(default=None, gt=0, le=1024)
-    memory: ByteSize | None = Field(default=None, ge=4 * 1024 * 1024)
+    cpu: float | None = Field(default=None, gt=0, le=1024, allow_inf_nan=False)
+    # Engines take memory as a signed 64-bit count of bytes.
+    memory: ByteSize | None = Field(default=None, ge=4 * 1024 * 1024, le=2**62)
     env: dict[str, str] = Field(default_factory=dict)
     command: list[str] | None = None
     ports: list[PortMapping] = Field(default_factory=list)
@@ -86,3 +87,12 @@ class CreateParams(BaseModel):
             if not name or "=" in name:
                 raise ValueError(f"invalid environment variable name {name!r}")
         return env
+
+    @field_validator("env", "labels")
+    @classmethod
+    def no_nul_characters(cls, values: dict[str, str]) -> dict[str, str]:
+        # The engines pass these to C strings, where NUL ends the string.
+        for key, value in values.items():
+            if "\x00" in key or "\x00" in value:
+                raise ValueError(f"{key!r} contains a NUL character")
+        return values

@@ -5,7 +5,7 @@ with them and the event catalogue's JSON Schemas are generated from them.
 """
 
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -13,6 +13,12 @@ from contract.events import EventType
 from contract.images import SUPPORTED_SOURCES, ContainerType, ImageSource
 from contract.names import name_problem
 from contract.params import CreateParams, PortMapping
+
+# Ids and byte counts are 64-bit signed integers in SQL; larger ones are refused
+# here rather than by the database.
+MAX_SQL_INT = 2**63 - 1
+TaskId = Annotated[int, Field(ge=1, le=MAX_SQL_INT)]
+ByteCount = Annotated[int, Field(ge=0, le=MAX_SQL_INT)]
 
 
 class Step(StrEnum):
@@ -35,12 +41,12 @@ class _Data(BaseModel):
 class CreateRequested(_Data):
     """Asks for a container. Published by the gateway or by any other service."""
 
-    user: str = Field(min_length=1)
+    user: str = Field(min_length=1, max_length=64)
     type: ContainerType
     source: ImageSource
-    image: str = Field(min_length=1)
-    tag: str = Field(default="latest", min_length=1)
-    name: str = Field(min_length=1)
+    image: str = Field(min_length=1, max_length=512)
+    tag: str = Field(default="latest", min_length=1, max_length=128)
+    name: str = Field(min_length=1, max_length=255)
     params: CreateParams = Field(default_factory=CreateParams)
 
     @model_validator(mode="after")
@@ -56,11 +62,11 @@ class CreateRequested(_Data):
 class CloneRequested(_Data):
     """Asks for a copy of an existing container, under a new name."""
 
-    user: str = Field(min_length=1)
+    user: str = Field(min_length=1, max_length=64)
     type: ContainerType
     # The container to copy, by name (or, for Docker, id).
-    source_container: str = Field(min_length=1)
-    name: str = Field(min_length=1)
+    source_container: str = Field(min_length=1, max_length=255)
+    name: str = Field(min_length=1, max_length=255)
     start: bool = True
     # Host port bindings for the copy; the source's cannot be shared.
     ports: list[PortMapping] | None = None
@@ -76,12 +82,12 @@ class CloneRequested(_Data):
 class CancelRequested(_Data):
     """Asks to stop a waiting or running task; ``user`` must own it or be an admin."""
 
-    task_id: int
+    task_id: TaskId
     user: str = Field(min_length=1)
 
 
 class _Work(_Data):
-    task_id: int
+    task_id: TaskId
     # Unique across installations (the requested event's id), unlike task_id.
     task_uid: str
 
@@ -110,10 +116,10 @@ class TaskCancelled(_Work):
 
 
 class TaskProgress(_Data):
-    task_id: int
+    task_id: TaskId
     step: Step
-    current: int | None = None
-    total: int | None = None
+    current: ByteCount | None = None
+    total: ByteCount | None = None
     executor: str | None = None
 
 
@@ -126,14 +132,14 @@ class ContainerSummary(_Data):
 
 
 class TaskCompleted(_Data):
-    task_id: int
+    task_id: TaskId
     container: ContainerSummary
     notes: list[str] = Field(default_factory=list)
     executor: str | None = None
 
 
 class TaskAborted(_Data):
-    task_id: int
+    task_id: TaskId
     step: Step
     code: str
     reason: str

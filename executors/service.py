@@ -18,7 +18,7 @@ from kombu.mixins import ConsumerMixin
 from kombu.pools import producers
 from pydantic import BaseModel, ValidationError
 
-from contract.bus import dead_letter, publish, reply
+from contract.bus import dead_letter, publish, reply, run_until_stopped
 from contract.events import EventType, MalformedEventError, make_event, parse_event
 from contract.images import ContainerType
 from contract.schemas import (
@@ -99,7 +99,13 @@ class ExecutorService(ConsumerMixin):
 
     def run(self, _tokens: int = 1, **kwargs: Any) -> None:
         # A short drain timeout so that finished work is acked promptly.
-        super().run(_tokens, safety_interval=0.1, **kwargs)
+        run_until_stopped(
+            lambda: super(ExecutorService, self).run(
+                _tokens, safety_interval=0.1, **kwargs
+            ),
+            lambda: self.should_stop,
+            self.name,
+        )
 
     def on_work(self, message: Message) -> None:
         try:

@@ -44,7 +44,12 @@ def json_object(request: Request) -> dict[str, Any]:
         raise UnsupportedMediaError(
             "the body must be JSON, sent with Content-Type: application/json"
         )
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:
+        raise BadRequestError(
+            "the body nests too deeply", code="malformed_json"
+        ) from None
     if body is None:
         raise BadRequestError("the body is not valid JSON", code="malformed_json")
     if not isinstance(body, dict):

@@ -12,6 +12,7 @@ import threading
 import uuid
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kombu import Connection, Exchange, Message, Queue
@@ -103,6 +104,7 @@ class BusClient:
         # The reply is matched to this question by the envelope's correlation id.
         if envelope.correlationid is None:
             envelope.correlationid = envelope.id
+        envelope.deadline = datetime.now(UTC) + timedelta(seconds=timeout)
         correlation_id = envelope.correlationid
         future: Future[dict[str, Any]] = Future()
         with self._futures_lock:

@@ -21,7 +21,7 @@ from contract.images import (
 )
 from contract.names import name_problem
 from contract.params import CreateParams
-from contract.schemas import CancelRequested, CreateRequested
+from contract.schemas import MAX_SQL_INT, CancelRequested, CreateRequested
 from contract.topology import EVENTS
 from gateway.auth import auth, current_user
 from gateway.bodies import CreateBody, json_object, validate
@@ -135,7 +135,7 @@ def delete_or_cancel_task(task_id: int) -> Any:
 
 def _visible_task(task_id: int) -> Any:
     """The task, if the caller may see it; others' tasks look like missing ones."""
-    task = services().tasks.get(task_id)
+    task = services().tasks.get(task_id) if task_id <= MAX_SQL_INT else None
     user = current_user()
     if task is None or not (user.is_admin or task.user == user.name):
         raise NotFoundError(f"no task {task_id}", code="task_not_found")
@@ -247,6 +247,6 @@ def _int_arg(name: str) -> int | None:
     value = request.args.get(name)
     if value is None:
         return None
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit() and int(value) <= MAX_SQL_INT):
         raise BadRequestError(f"query parameter {name!r} must be a whole number")
     return int(value)

@@ -19,6 +19,7 @@ from orchestrator.db import ApiToken, User
 TOKEN_PREFIX = "cts_"
 
 _hasher = PasswordHasher()
+_UNKNOWN_USER_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
 class UserExistsError(ValueError):
@@ -70,10 +71,11 @@ class UserStore:
 
     def check_password(self, name: str, password: str) -> User | None:
         user = self.get(name)
-        if user is None:
-            return None
+        # An unknown name costs a hash check too, so that answer times do not
+        # tell which names exist.
+        password_hash = user.password_hash if user else _UNKNOWN_USER_HASH
         try:
-            _hasher.verify(user.password_hash, password)
+            _hasher.verify(password_hash, password)
         except (VerificationError, InvalidHashError):
             return None
         return user

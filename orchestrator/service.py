@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from kombu import Connection, Consumer, Exchange, Message
+from kombu.exceptions import OperationalError
 from kombu.mixins import ConsumerProducerMixin
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError
+from sqlalchemy.exc import OperationalError as DBAPIOperationalError
 
-from contract.bus import dead_letter, publish, reply
+from contract.bus import dead_letter, publish, reply, run_until_stopped
 from contract.events import (
     Envelope,
     EventType,
@@ -68,17 +70,27 @@ AnyRequest = CreateRequested | CloneRequested
 
 def work_for(task: Task, admin: bool) -> tuple[EventType, BaseModel]:
     """The work message that carries out a stored task."""
-    common = {"task_id": task.id, "task_uid": task.request_id, "user": task.user,
-              "type": task.type, "name": task.name}
+    common = {
+        "task_id": task.id,
+        "task_uid": task.request_id,
+        "user": task.user,
+        "type": task.type,
+        "name": task.name,
+    }
     if task.kind == "clone":
         params = task.create_params
         return EventType.WORK_CLONE, WorkClone(
-            **common, source_container=task.image, start=params["start"],
+            **common,
+            source_container=task.image,
+            start=params["start"],
             ports=params.get("ports"),
             admin=admin,
         )
     return EventType.WORK_CREATE, WorkCreate(
-        **common, source=task.source, image=task.image, tag=task.tag,
+        **common,
+        source=task.source,
+        image=task.image,
+        tag=task.tag,
         params=task.create_params,
     )
 
@@ -99,6 +111,7 @@ class Orchestrator(ConsumerProducerMixin):
         self.is_admin = is_admin
         self.timeouts = timeouts
         self._next_sweep = 0.0
+        self._started = time.time()
         # With the in-process bus, queued work dies with the process; SQL still
         # knows every unfinished task, so its work is queued again at start.
         self._redispatch = redispatch_unfinished
@@ -123,13 +136,35 @@ class Orchestrator(ConsumerProducerMixin):
 
     def run(self, _tokens: int = 1, **kwargs: Any) -> None:
         # Wake at least five times a second: the sweeper runs between deliveries.
-        super().run(_tokens, safety_interval=0.2, **kwargs)
+        run_until_stopped(
+            lambda: super(Orchestrator, self).run(
+                _tokens, safety_interval=0.2, **kwargs
+            ),
+            lambda: self.should_stop,
+            SERVICE,
+        )
 
     def on_iteration(self) -> None:
         now = time.time()
         if now >= self._next_sweep:
             self._next_sweep = now + self.timeouts.sweep_every
-            self.sweep(now)
+            if self._is_caught_up():
+                self.sweep(now)
+
+    def _is_caught_up(self) -> bool:
+        """Whether no report may still wait in our queue unread.
+
+        Silence is judged only then: after a restart, or behind a backlog, an
+        executor's reports may be sitting in the queue, and a task whose report
+        is merely unread must not be aborted.
+        """
+        if time.time() - self._started < self.timeouts.silence:
+            return False
+        try:
+            queue = orchestrator_queue()(self.producer.channel)
+            return queue.queue_declare(passive=True).message_count == 0
+        except Exception:  # noqa: BLE001 - when in doubt, do not abort anything
+            return False
 
     def on_message(self, message: Message) -> None:
         try:
@@ -142,13 +177,26 @@ class Orchestrator(ConsumerProducerMixin):
 
         try:
             self._handle(envelope, data, message)
-        except SQLAlchemyError:
-            # The effect was not recorded; let the broker redeliver it. Its delivery
-            # limit dead-letters a message that fails every time.
+        except (DBAPIOperationalError, InterfaceError, TimeoutError):
+            # The database is away: the effect was not recorded, so let the broker
+            # deliver the message again. Its delivery limit dead-letters one that
+            # fails every time.
             log.exception("could not record event %s; requeued", envelope.id)
             time.sleep(1)
             message.requeue()
             return
+        except OperationalError:
+            raise  # the broker is away; the loop reconnects and it comes again
+        except Exception as error:  # noqa: BLE001 - a poison message
+            # Anything else fails the same way every time (a value the database
+            # refuses, a bug): retrying would stall every task behind it.
+            log.exception("event %s cannot be handled; dead-lettered", envelope.id)
+            dead_letter(
+                self.producer,
+                message,
+                self.queue_name,
+                f"{type(error).__name__}: {error}",
+            )
         message.ack()
 
     def _read(self, message: Message) -> tuple[Envelope, BaseModel]:
@@ -179,6 +227,16 @@ class Orchestrator(ConsumerProducerMixin):
         self, envelope: Envelope, request: AnyRequest, message: Message
     ) -> None:
         """Store a create or clone request as a task and queue its work."""
+        deadline = envelope.deadline
+        if deadline is not None and time.time() > deadline.timestamp():
+            # The asker was already told this failed (a 503 after its wait); a
+            # task made now would be one it does not know of.
+            log.warning(
+                "request %s dropped: its asker gave up at %s",
+                envelope.id,
+                deadline.isoformat(),
+            )
+            return
         if not self.user_exists(request.user):
             reason = f"unknown user {request.user!r}"
             dead_letter(self.producer, message, self.queue_name, reason)
@@ -198,8 +256,14 @@ class Orchestrator(ConsumerProducerMixin):
             self._reject(envelope, request, message, init, str(error))
             return
         if created:
-            log.info("task %s accepted: %s %s %s from %s", task.id, task.kind,
-                     task.type, task.name, task.source)
+            log.info(
+                "task %s accepted: %s %s %s from %s",
+                task.id,
+                task.kind,
+                task.type,
+                task.name,
+                task.source,
+            )
             self._publish_task_event(EventType.TASK_CREATED, task, envelope.id)
         if task.state == "waiting":
             # Also on a redelivered request: the work may not have been queued
@@ -246,18 +310,26 @@ class Orchestrator(ConsumerProducerMixin):
     def on_cancel_requested(self, request: CancelRequested, message: Message) -> None:
         task = self.store.get(request.task_id)
         if task is None or not self._may_act_on(request.user, task):
-            error = {"code": "task_not_found", "status": 404,
-                     "message": f"no task {request.task_id}"}
+            error = {
+                "code": "task_not_found",
+                "status": 404,
+                "message": f"no task {request.task_id}",
+            }
             reply(self.producer, message, {"error": error})
             return
 
         if self.store.cancel(task.id, time.time()):
             log.info("task %s cancelled by %s", task.id, request.user)
             self._publish_state_changed(task.id)
-            cancelled = TaskCancelled(task_id=task.id, task_uid=task.request_id,
-                                      type=task.type)
-            self._publish(EventType.TASK_CANCELLED, cancelled, EVENTS,
-                          EventType.TASK_CANCELLED.routing_key)
+            cancelled = TaskCancelled(
+                task_id=task.id, task_uid=task.request_id, type=task.type
+            )
+            self._publish(
+                EventType.TASK_CANCELLED,
+                cancelled,
+                EVENTS,
+                EventType.TASK_CANCELLED.routing_key,
+            )
         reply(self.producer, message, {"task": task_to_dict(self.store.get(task.id))})
 
     def _may_act_on(self, user: str, task: Task) -> bool:
@@ -266,20 +338,41 @@ class Orchestrator(ConsumerProducerMixin):
     def on_completed(self, report: TaskCompleted) -> None:
         container = report.container.model_dump(mode="json")
         if self.store.complete(report.task_id, container, report.notes, time.time()):
-            log.info("task %s completed: %s %s", report.task_id,
-                     report.container.type, report.container.name)
+            log.info(
+                "task %s completed: %s %s",
+                report.task_id,
+                report.container.type,
+                report.container.name,
+            )
             self._publish_state_changed(report.task_id)
             return
 
         task = self.store.get(report.task_id)
-        if task is None or task.state == TaskState.COMPLETED:
-            return  # a duplicate report of a completion already recorded
+        if task is None:
+            log.warning(
+                "completion of unknown task %s: container %s left alone",
+                report.task_id,
+                report.container.name,
+            )
+            return
+        recorded = (task.container or {}).get("id")
+        if task.state == TaskState.COMPLETED and recorded == report.container.id:
+            return  # a duplicate report of the completion already recorded
         # The task ended (cancelled, timed out) before its container was reported:
         # the container has no task to belong to, so it must go.
-        log.warning("completion of task %s refused: it had ended as %s; removing "
-                    "container %s", task.id, task.state, report.container.name)
-        remove = WorkRemove(task_id=task.id, task_uid=task.request_id, user=task.user,
-                            type=task.type, reason=f"task {task.id} had ended")
+        log.warning(
+            "completion of task %s refused: it had ended as %s; removing container %s",
+            task.id,
+            task.state,
+            report.container.name,
+        )
+        remove = WorkRemove(
+            task_id=task.id,
+            task_uid=task.request_id,
+            user=task.user,
+            type=task.type,
+            reason=f"task {task.id} had ended",
+        )
         self._publish(EventType.WORK_REMOVE, remove, WORK, task.type)
 
     def on_aborted(self, report: TaskAborted) -> None:

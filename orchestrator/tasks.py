@@ -6,6 +6,7 @@ PostgreSQL, a late executor report, the silence sweeper) never lose an update an
 never reopen a finished task.
 """
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -126,6 +127,9 @@ class TaskStore:
             state=TaskState.WAITING,
             detail_state=Step.QUEUED,
             init=init,
+            # When it was stored, whatever the request's own clock said: the
+            # waiting timeout counts from here.
+            heartbeat_at=time.time(),
         )
         if isinstance(request, CloneRequested):
             # A clone's "image" is the container it copies, and its params are
@@ -264,7 +268,7 @@ class TaskStore:
         queued before ``waiting_before``."""
         query = select(Task).where(
             ((Task.state == TaskState.RUNNING) & (Task.heartbeat_at < running_before))
-            | ((Task.state == TaskState.WAITING) & (Task.init < waiting_before))
+            | ((Task.state == TaskState.WAITING) & (Task.heartbeat_at < waiting_before))
         )
         with self._sessions() as session:
             return list(session.scalars(query).all())

@@ -232,3 +232,27 @@ def test_admins_get_dangerous_params_only_where_the_server_allows(
     assert "on this server" in refused.get_json()["error"]["message"]
     assert allowed.status_code == 202, allowed.get_json()
     assert outside.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"name": "web\n"}, "invalid docker name"),
+        ({"memory": 10**30}, "memory"),
+        ({"cpu": "NaN"}, "cpu"),
+        ({"env": {"A": "x\x00y"}}, "NUL"),
+        ({"image": "a" * 300}, "longer than 255"),
+    ],
+)
+def test_values_the_engines_would_refuse_are_400(stack: Stack, change, words) -> None:
+    response = stack.post(PATH, {**BUSYBOX, **change})
+
+    assert_refused(stack, response, 400, words)
+
+
+def test_deeply_nested_body_is_400(stack: Stack) -> None:
+    headers = {**stack.auth(), "Content-Type": "application/json"}
+
+    response = stack.client.post(URL, data="[" * 5000, headers=headers)
+
+    assert response.status_code == 400

@@ -110,3 +110,9 @@ def test_list_answers_without_trailing_slash(stack: Stack) -> None:
     make_task(stack, "web")
 
     assert len(stack.get("/image/create").get_json()) == 1
+
+
+def test_out_of_range_ids_and_numbers_are_4xx(stack: Stack) -> None:
+    assert stack.get("/image/create/99999999999999999999").status_code == 404
+    assert stack.get("/image/create/?limit=%C2%B2").status_code == 400
+    assert stack.get("/image/create/?offset=99999999999999999999").status_code == 400
