@@ -90,6 +90,8 @@ class _Work(_Data):
     task_id: TaskId
     # Unique across installations (the requested event's id), unlike task_id.
     task_uid: str
+    # The installation that owns the task, labelled on what the work makes.
+    installation: str = ""
 
 
 class WorkCreate(CreateRequested, _Work):

@@ -15,7 +15,7 @@ from executors.service import ExecutorService
 from gateway.app import create_app
 from gateway.bus import BusClient
 from gateway.users import UserStore
-from orchestrator.db import make_engine, make_sessionmaker
+from orchestrator.db import installation_id, make_engine, make_sessionmaker
 from orchestrator.schema import upgrade_schema
 from orchestrator.service import Orchestrator, Timeouts
 from orchestrator.tasks import TaskStore
@@ -47,6 +47,7 @@ def make_orchestrator(
         users.is_admin,
         timeouts,
         redispatch_unfinished=settings.broker_url.startswith("memory://"),
+        installation=installation_id(sessions),
     )
 
 
@@ -94,7 +95,13 @@ def make_executor(
 def make_gateway(settings: Settings, sessions: sessionmaker[Session]):
     bus = BusClient(settings.broker_url)
     bus.start()
-    app = create_app(settings, bus, TaskStore(sessions), UserStore(sessions))
+    app = create_app(
+        settings,
+        bus,
+        TaskStore(sessions),
+        UserStore(sessions),
+        installation_id(sessions),
+    )
     return app, bus
 
 

@@ -17,6 +17,9 @@ from contract.params import CreateParams, PortMapping
 TASK_LABEL = "ctstation.task"
 TASK_UID_LABEL = "ctstation.task-uid"
 OWNER_LABEL = "ctstation.user"
+# Which ctstation made the container: user names mean something only within one
+# installation, and several may share an engine.
+INSTALLATION_LABEL = "ctstation.installation"
 # Every label of ours starts with it; a user's label that does is not copied.
 OUR_LABEL_PREFIX = "ctstation."
 
@@ -37,13 +40,17 @@ class TaskMark:
     id: int
     uid: str
     user: str
+    installation: str = ""
 
     def labels(self) -> dict[str, str]:
-        return {
+        labels = {
             TASK_LABEL: str(self.id),
             TASK_UID_LABEL: self.uid,
             OWNER_LABEL: self.user,
         }
+        if self.installation:
+            labels[INSTALLATION_LABEL] = self.installation
+        return labels
 
 
 def user_labels(labels: Mapping[str, str]) -> dict[str, str]:
@@ -126,6 +133,7 @@ class ContainerDetails:
     task_id: int | None = None
     task_uid: str | None = None
     owner: str | None = None
+    installation: str | None = None
 
 
 class Engine(Protocol):

@@ -65,7 +65,7 @@ class Job:
         self.emit = emit
         self.executor = executor
         self.is_cancelled = is_cancelled
-        self.mark = TaskMark(work.task_id, work.task_uid, work.user)
+        self.mark = TaskMark(work.task_id, work.task_uid, work.user, work.installation)
         self.step = Step.INSPECTING
         self._last_report = 0.0
         self._bytes: tuple[int | None, int | None] | None = None
@@ -264,7 +264,8 @@ class CloneJob(Job):
             return
 
         source = self.engine.find_container(work.source_container)
-        if not (work.admin or source.owner == work.user):
+        is_own = source.owner == work.user and source.installation == work.installation
+        if not (work.admin or is_own):
             raise ContainerNotFoundError(
                 f"no {work.type} container {work.source_container!r}"
             )
@@ -283,7 +284,7 @@ class CloneJob(Job):
 
 def remove_task_container(engine: Engine, work: WorkRemove) -> None:
     """Remove the container a task made, if it still exists."""
-    mark = TaskMark(work.task_id, work.task_uid, work.user)
+    mark = TaskMark(work.task_id, work.task_uid, work.user, work.installation)
     container = engine.find_task_container(mark)
     if container is None:
         return

@@ -1,9 +1,10 @@
 """Questions the gateway asks an executor, answered from its engine.
 
 Each answer is ``{"result": ...}`` or ``{"error": {code, message, status}}``, so
-that engine failures cross the bus as data. ``owner`` in a question limits what the
-asker may see: None for an admin (everything, foreign containers too), else the
-user's name (only the containers made for that user).
+that engine failures cross the bus as data. ``owner`` and ``installation`` in a question
+limit what the asker may see: both None for an admin (everything, foreign containers
+too), else the user's name and the installation's id (only the containers that
+installation made for that user).
 """
 
 from collections.abc import Callable
@@ -62,44 +63,45 @@ def precheck(engine: Engine, args: dict[str, Any]) -> dict[str, Any]:
 
 def precheck_clone(engine: Engine, args: dict[str, Any]) -> dict[str, Any]:
     """Whether a clone could work: the source is visible, the name is free."""
-    source = _visible(engine, args["source"], args.get("owner"))
+    source = _visible(engine, args, args["source"])
     _check_name_free(engine, args["name"])
     return {"source": details_to_dict(source)}
 
 
 def list_containers(engine: Engine, args: dict[str, Any]) -> list[dict[str, Any]]:
-    owner, state = args.get("owner"), args.get("state")
+    state = args.get("state")
     found = [
         details
         for details in engine.list_containers()
-        if (owner is None or details.owner == owner)
-        and (state is None or details.state == state)
+        if _may_see(details, args) and (state is None or details.state == state)
     ]
     return [details_to_dict(details) for details in sorted(found, key=_by_name)]
 
 
 def inspect(engine: Engine, args: dict[str, Any]) -> dict[str, Any]:
-    return details_to_dict(_visible(engine, args["container"], args.get("owner")))
+    return details_to_dict(_visible(engine, args))
 
 
 def act(engine: Engine, args: dict[str, Any]) -> dict[str, Any]:
     """Start, stop or restart a container, then describe it."""
-    container = _visible(engine, args["container"], args.get("owner"))
+    container = _visible(engine, args)
     action = args["action"]
-    if action == "start":
+    # Starting a running container, or stopping a stopped one, is done already;
+    # engines disagree on whether that is an error, users expect it is not.
+    if action == "start" and container.state != "running":
         engine.start(container.ref)
-    elif action == "stop":
+    elif action == "stop" and container.state in ("running", "paused", "frozen"):
         engine.stop(container.ref)
     elif action == "restart":
         engine.restart(container.ref)
-    else:
+    elif action not in ("start", "stop"):
         raise InvalidParamsError(f"unknown action {action!r}")
     return details_to_dict(engine.find_container(container.ref.name))
 
 
 def remove(engine: Engine, args: dict[str, Any]) -> dict[str, Any]:
     """Remove a container; a running one only with ``force``."""
-    container = _visible(engine, args["container"], args.get("owner"))
+    container = _visible(engine, args)
     if container.state == "running" and not args.get("force"):
         raise ContainerRunningError(
             f"{container.ref.type} container {container.ref.name!r} is running; "
@@ -110,24 +112,38 @@ def remove(engine: Engine, args: dict[str, Any]) -> dict[str, Any]:
 
 
 def getid(engine: Engine, args: dict[str, Any]) -> dict[str, Any]:
-    return {"id": _visible(engine, args["container"], args.get("owner")).ref.id}
+    return {"id": _visible(engine, args).ref.id}
 
 
 def ping(engine: Engine, args: dict[str, Any]) -> dict[str, Any]:
     return {"type": engine.type}
 
 
-def _visible(engine: Engine, name_or_id: str, owner: str | None) -> ContainerDetails:
-    """The container, if the asker may see it.
+def _visible(
+    engine: Engine, args: dict[str, Any], name_or_id: str | None = None
+) -> ContainerDetails:
+    """The container the question names, if the asker may see it.
 
     Raises:
         ContainerNotFoundError: there is none, or it is another user's: the two
-            look the same, so that names of others' containers do not leak.
+            answer the same words, so that others' container names do not leak.
     """
-    details = engine.find_container(name_or_id)
-    if owner is not None and details.owner != owner:
-        raise ContainerNotFoundError(f"no {engine.type} container {name_or_id!r}")
+    name_or_id = name_or_id or args["container"]
+    missing = ContainerNotFoundError(f"no {engine.type} container {name_or_id!r}")
+    try:
+        details = engine.find_container(name_or_id)
+    except ContainerNotFoundError:
+        raise missing from None
+    if not _may_see(details, args):
+        raise missing
     return details
+
+
+def _may_see(details: ContainerDetails, args: dict[str, Any]) -> bool:
+    owner = args.get("owner")
+    if owner is None:
+        return True  # an admin
+    return details.owner == owner and details.installation == args.get("installation")
 
 
 def _check_name_free(engine: Engine, name: str | None) -> None:

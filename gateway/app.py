@@ -49,11 +49,15 @@ def _unexpected_error(error: Exception) -> tuple[Any, int]:
 
 
 def create_app(
-    settings: Settings, bus: BusClient, tasks: TaskStore, users: UserStore
+    settings: Settings,
+    bus: BusClient,
+    tasks: TaskStore,
+    users: UserStore,
+    installation: str,
 ) -> Flask:
     app = Flask("ctstation.gateway")
     app.json.sort_keys = False
-    app.extensions["ctstation"] = Services(settings, bus, tasks, users)
+    app.extensions["ctstation"] = Services(settings, bus, tasks, users, installation)
     app.before_request(normalise_auth_scheme)
     app.register_blueprint(health_api)
     app.register_blueprint(task_api.api)

@@ -54,7 +54,10 @@ def current_user() -> User:
     return auth.current_user()
 
 
-def owner_filter() -> str | None:
-    """Whose containers the caller may see: None for an admin, else their own."""
+def owner_filter() -> dict[str, str | None]:
+    """Whose containers the caller may see, as arguments of an executor question:
+    an admin everything, a plain user what this installation made for them."""
     user = current_user()
-    return None if user.is_admin else user.name
+    if user.is_admin:
+        return {"owner": None, "installation": None}
+    return {"owner": user.name, "installation": services().installation}

@@ -28,6 +28,20 @@ api = Blueprint("containers", __name__, url_prefix="/api/v1")
 
 ACTIONS = ("start", "stop", "restart")
 
+# The states the engines report, lower-case (Docker's and LXD's together).
+CONTAINER_STATES = (
+    "created",
+    "running",
+    "paused",
+    "restarting",
+    "removing",
+    "exited",
+    "dead",
+    "stopped",
+    "frozen",
+    "error",
+)
+
 # Abort codes of a create task, and the status POST /container answers for them.
 _ABORT_STATUS = {
     "name_taken": 409,
@@ -42,11 +56,13 @@ _ABORT_STATUS = {
 def list_containers() -> Any:
     """Containers of every type this server runs (or of ``?type=``)."""
     state = request.args.get("state")
+    if state is not None and state not in CONTAINER_STATES:
+        raise BadRequestError(
+            f"query parameter 'state' must be one of {', '.join(CONTAINER_STATES)}"
+        )
     found: list[dict[str, Any]] = []
     for ctype in _types_asked():
-        found += services().ask_executor(
-            ctype, "list", owner=owner_filter(), state=state
-        )
+        found += services().ask_executor(ctype, "list", **owner_filter(), state=state)
     return jsonify(found)
 
 
@@ -71,7 +87,7 @@ def create_container() -> Any:
         failure.status = _ABORT_STATUS.get(error.get("code"), 502)
         raise failure
     container = services().ask_executor(
-        body.type, "inspect", container=body.name, owner=owner_filter()
+        body.type, "inspect", container=body.name, **owner_filter()
     )
     return {"task": final, "container": container}, 201
 
@@ -80,7 +96,7 @@ def create_container() -> Any:
 @auth.login_required
 def inspect_container(container_type: str, container: str) -> Any:
     return services().ask_executor(
-        _type(container_type), "inspect", container=container, owner=owner_filter()
+        _type(container_type), "inspect", container=container, **owner_filter()
     )
 
 
@@ -97,7 +113,7 @@ def act_on_container(container_type: str, container: str, action: str) -> Any:
         "act",
         container=container,
         action=action,
-        owner=owner_filter(),
+        **owner_filter(),
     )
     log.info(
         "user %s: %s %s %s", current_user().name, action, container_type, container
@@ -114,7 +130,7 @@ def delete_container(container_type: str, container: str) -> Any:
         "remove",
         container=container,
         force=force,
-        owner=owner_filter(),
+        **owner_filter(),
     )
     log.info("user %s deleted %s %s", current_user().name, container_type, container)
     return result
@@ -125,7 +141,7 @@ def delete_container(container_type: str, container: str) -> Any:
 def get_docker_id(name: str) -> Any:
     """The id of a Docker container by name, or an error (the draft greps for it)."""
     return services().ask_executor(
-        ContainerType.DOCKER, "getid", container=name, owner=owner_filter()
+        ContainerType.DOCKER, "getid", container=name, **owner_filter()
     )
 
 
@@ -139,7 +155,7 @@ def clone_container(container_type: str, container: str) -> Any:
     if problem:
         raise BadRequestError(problem, code="invalid_name")
     precheck = services().ask_executor(
-        ctype, "precheck_clone", source=container, name=body.name, owner=owner_filter()
+        ctype, "precheck_clone", source=container, name=body.name, **owner_filter()
     )
 
     requested = CloneRequested(

@@ -24,6 +24,8 @@ class Services:
     bus: BusClient
     tasks: TaskStore
     users: UserStore
+    # This installation's id, on the labels of the containers it made.
+    installation: str
 
     def ask_executor(self, ctype: ContainerType, method: str, **args: Any) -> Any:
         """Ask an executor of the type; its error answer is raised as an ApiError.

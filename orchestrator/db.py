@@ -19,14 +19,34 @@ from sqlalchemy import (
     String,
     create_engine,
     event,
+    select,
     text,
 )
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    mapped_column,
+    sessionmaker,
+)
 
 
 class Base(DeclarativeBase):
     pass
+
+
+class Installation(Base):
+    """One row: the id this installation labels its containers with."""
+
+    __tablename__ = "installation"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+
+
+def installation_id(sessions: sessionmaker[Session]) -> str:
+    with sessions() as session:
+        return session.scalars(select(Installation.id)).one()
 
 
 class User(Base):

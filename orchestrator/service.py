@@ -68,11 +68,12 @@ class Timeouts:
 AnyRequest = CreateRequested | CloneRequested
 
 
-def work_for(task: Task, admin: bool) -> tuple[EventType, BaseModel]:
+def work_for(task: Task, admin: bool, installation: str) -> tuple[EventType, BaseModel]:
     """The work message that carries out a stored task."""
     common = {
         "task_id": task.id,
         "task_uid": task.request_id,
+        "installation": installation,
         "user": task.user,
         "type": task.type,
         "name": task.name,
@@ -104,9 +105,11 @@ class Orchestrator(ConsumerProducerMixin):
         is_admin: Callable[[str], bool],
         timeouts: Timeouts = Timeouts(),
         redispatch_unfinished: bool = False,
+        installation: str = "",
     ) -> None:
         self.connection = connection
         self.store = store
+        self.installation = installation
         self.user_exists = user_exists
         self.is_admin = is_admin
         self.timeouts = timeouts
@@ -408,7 +411,7 @@ class Orchestrator(ConsumerProducerMixin):
                 self._publish_state_changed(task.id)
 
     def _dispatch(self, task: Task) -> None:
-        work_type, work = work_for(task, self.is_admin(task.user))
+        work_type, work = work_for(task, self.is_admin(task.user), self.installation)
         self._publish(work_type, work, WORK, task.type, correlationid=task.request_id)
         log.debug("task %s dispatched to the %s executors", task.id, task.type)
 

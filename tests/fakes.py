@@ -28,6 +28,7 @@ class FakeContainer:
     uid: str | None
     state: str = "stopped"
     owner: str | None = None
+    installation: str | None = None
 
 
 @dataclass
@@ -77,7 +78,9 @@ class FakeEngine:
         self, task: TaskMark, name: str, local_image: str, params: CreateParams
     ) -> ContainerRef:
         ref = ContainerRef(self.type, name, f"id{next(self._ids)}", task.id)
-        self.containers[name] = FakeContainer(ref, task.uid, owner=task.user)
+        self.containers[name] = FakeContainer(
+            ref, task.uid, owner=task.user, installation=task.installation
+        )
         return ref
 
     def start(self, ref: ContainerRef) -> None:
@@ -108,13 +111,18 @@ class FakeEngine:
         self.containers[ref.name].state = "running"
 
     def clone(
-        self, task: TaskMark, source: ContainerRef, name: str,
+        self,
+        task: TaskMark,
+        source: ContainerRef,
+        name: str,
         ports: list[PortMapping] | None,
     ) -> CreatedContainer:
         if name in self.containers:
             raise NameTakenError(f"name {name!r} is in use")
         ref = ContainerRef(self.type, name, f"id{next(self._ids)}", task.id)
-        self.containers[name] = FakeContainer(ref, task.uid, owner=task.user)
+        self.containers[name] = FakeContainer(
+            ref, task.uid, owner=task.user, installation=task.installation
+        )
         return CreatedContainer(ref, "stopped", notes=["ports were not copied"])
 
     def add_foreign(self, name: str, state: str = "running") -> None:
@@ -123,6 +131,11 @@ class FakeEngine:
         self.containers[name] = FakeContainer(ref, None, state=state, owner=None)
 
     def _details(self, container: FakeContainer) -> ContainerDetails:
-        return ContainerDetails(container.ref, container.state,
-                                task_id=container.ref.task_id,
-                                task_uid=container.uid, owner=container.owner)
+        return ContainerDetails(
+            container.ref,
+            container.state,
+            task_id=container.ref.task_id,
+            task_uid=container.uid,
+            owner=container.owner,
+            installation=container.installation,
+        )

@@ -7,7 +7,13 @@ reading of a source's configuration serves ``executors.docker.clone``.
 from typing import Any
 
 from contract.images import ContainerType
-from executors.engine import ContainerDetails, ContainerRef, task_of, user_labels
+from executors.engine import (
+    INSTALLATION_LABEL,
+    ContainerDetails,
+    ContainerRef,
+    task_of,
+    user_labels,
+)
 
 TYPE = ContainerType.DOCKER.value
 
@@ -32,6 +38,7 @@ def container_details(attrs: dict[str, Any]) -> ContainerDetails:
         task_id=task_id,
         task_uid=task_uid,
         owner=owner,
+        installation=labels.get(INSTALLATION_LABEL),
     )
 
 

@@ -204,14 +204,27 @@ class DockerEngine:
     def remove(self, ref: ContainerRef) -> None:
         """Force-remove the container with its anonymous volumes; missing is fine.
 
+        A clone's committed image goes with the last container that uses it.
+
         Raises:
             EngineError: the daemon failed.
         """
         try:
             with _engine_errors():
+                image = self._client.api.inspect_container(ref.id)["Config"]["Image"]
                 self._client.api.remove_container(ref.id, force=True, v=True)
         except ContainerNotFoundError:
             log.debug("container %s already gone", ref.name)
+            return
+        if image.startswith(f"{docker_clone.CLONE_REPOSITORY}/"):
+            self._remove_clone_image(image)
+
+    def _remove_clone_image(self, image: str) -> None:
+        try:
+            self._client.api.remove_image(image)
+        except docker.errors.APIError as exc:
+            # 409: another container (a clone of the clone) still uses it.
+            log.debug("clone image %s kept: %s", image, _explanation(exc))
 
     def list_containers(self) -> list[ContainerDetails]:
         """Every container of the daemon, in every state, made by ctstation or not.
@@ -280,8 +293,7 @@ class DockerEngine:
         The clone has the source's configuration (``executors.docker.clone``), its
         binds and named volumes (shared, not copied) and our labels for ``task``.
 
-        Known limitation: ``remove`` leaves the committed image behind, since it
-        removes containers only; ``docker image prune -a`` reclaims the space.
+        ``remove`` deletes the committed image with the last container using it.
 
         Raises:
             ContainerNotFoundError: the source is gone.

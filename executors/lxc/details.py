@@ -11,7 +11,13 @@ from typing import Any
 import pydantic
 
 from contract.images import ContainerType
-from executors.engine import ContainerDetails, ContainerRef, task_of, user_labels
+from executors.engine import (
+    INSTALLATION_LABEL,
+    ContainerDetails,
+    ContainerRef,
+    task_of,
+    user_labels,
+)
 from executors.lxc.params import published_ports
 
 TYPE = ContainerType.LXC.value
@@ -45,6 +51,7 @@ def container_details(
         task_id=task_id,
         task_uid=task_uid,
         owner=owner,
+        installation=labels.get(INSTALLATION_LABEL),
     )
 
 

@@ -115,6 +115,8 @@ def test_docker_clone_drops_host_ports_and_says_so(
     bindings = docker_engine.containers.get(clone).attrs["HostConfig"]["PortBindings"]
     assert not bindings
     assert docker_engine.containers.get(clone).labels[TASK_LABEL] == str(task["id"])
+    assert stack.delete(f"/container/docker/{clone}?force=true").status_code == 200
+    assert docker_engine.images.list(name=f"ctstation-clone/{clone}") == []
 
 
 @pytest.mark.parametrize("kind", ["docker", "lxc"])

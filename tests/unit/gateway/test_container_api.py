@@ -167,3 +167,23 @@ def test_cancel_of_a_waiting_task_leaves_nothing_behind(stack: Stack) -> None:
         assert stack.wait_final(task["id"])["state"] == "completed"
     assert stack.wait_final(waiting["id"])["detail_state"] == "cancelled"
     _wait_until(lambda: "later" not in stack.engine.containers)
+
+
+def test_same_user_name_of_another_installation_sees_nothing(stack: Stack) -> None:
+    from executors.engine import ContainerRef
+    from tests.fakes import FakeContainer
+
+    ref = ContainerRef("docker", "elsewhere", "idx", 1)
+    stack.engine.containers["elsewhere"] = FakeContainer(
+        ref, "uid-x", owner="alice", installation="another-installation"
+    )
+
+    assert stack.get("/container").get_json() == []
+    missing = stack.get("/container/docker/elsewhere").get_json()
+    nowhere = stack.get("/container/docker/nowhere").get_json()
+    assert missing["error"]["message"] == "no docker container 'elsewhere'"
+    assert nowhere["error"]["message"] == "no docker container 'nowhere'"
+
+
+def test_unknown_container_state_filter_is_400(stack: Stack) -> None:
+    assert stack.get("/container?state=bogus").status_code == 400
