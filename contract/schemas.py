@@ -48,6 +48,8 @@ class CreateRequested(_Data):
     tag: str = Field(default="latest", min_length=1, max_length=128)
     name: str = Field(min_length=1, max_length=255)
     params: CreateParams = Field(default_factory=CreateParams)
+    # A repeat with the same key and user answers the first task, makes no other.
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=255)
 
     @model_validator(mode="after")
     def pair_and_name_are_valid(self) -> "CreateRequested":
@@ -70,6 +72,8 @@ class CloneRequested(_Data):
     start: bool = True
     # Host port bindings for the copy; the source's cannot be shared.
     ports: list[PortMapping] | None = None
+    # A repeat with the same key and user answers the first task, makes no other.
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=255)
 
     @model_validator(mode="after")
     def name_is_valid(self) -> "CloneRequested":

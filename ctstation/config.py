@@ -79,6 +79,12 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds a task may wait for an executor.",
     )
+    event_retention: float = Field(
+        7 * 24 * 3600.0,
+        gt=0,
+        description="Seconds the event log keeps an event "
+        "for replay (`GET /api/v1/events`).",
+    )
     allow_privileged: bool = Field(
         False,
         description="Whether admins may create privileged containers.",

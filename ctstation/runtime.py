@@ -16,6 +16,7 @@ from gateway.app import create_app
 from gateway.bus import BusClient
 from gateway.users import UserStore
 from orchestrator.db import installation_id, make_engine, make_sessionmaker
+from orchestrator.events import EventLog
 from orchestrator.schema import upgrade_schema
 from orchestrator.service import Orchestrator, Timeouts
 from orchestrator.tasks import TaskStore
@@ -39,10 +40,12 @@ def make_orchestrator(
     timeouts = Timeouts(
         silence=settings.task_silence_timeout,
         waiting=settings.task_waiting_timeout,
+        event_retention=settings.event_retention,
     )
     return Orchestrator(
         connection or connect(settings.broker_url),
         TaskStore(sessions),
+        EventLog(sessions),
         users.exists,
         users.is_admin,
         timeouts,
@@ -101,6 +104,7 @@ def make_gateway(settings: Settings, sessions: sessionmaker[Session]):
         TaskStore(sessions),
         UserStore(sessions),
         installation_id(sessions),
+        EventLog(sessions),
     )
     return app, bus
 

@@ -7,12 +7,13 @@ from flask import Blueprint, Flask, request
 from werkzeug.exceptions import HTTPException
 
 from ctstation.config import Settings
-from gateway import container_api, task_api
+from gateway import container_api, events_api, task_api
 from gateway.auth import normalise_auth_scheme
 from gateway.bus import BusClient
 from gateway.errors import ApiError
 from gateway.services import Services, services
 from gateway.users import UserStore
+from orchestrator.events import EventLog
 from orchestrator.tasks import TaskStore
 
 log = logging.getLogger(__name__)
@@ -54,14 +55,18 @@ def create_app(
     tasks: TaskStore,
     users: UserStore,
     installation: str,
+    events: EventLog,
 ) -> Flask:
     app = Flask("ctstation.gateway")
     app.json.sort_keys = False
-    app.extensions["ctstation"] = Services(settings, bus, tasks, users, installation)
+    app.extensions["ctstation"] = Services(
+        settings, bus, tasks, users, installation, events
+    )
     app.before_request(normalise_auth_scheme)
     app.register_blueprint(health_api)
     app.register_blueprint(task_api.api)
     app.register_blueprint(container_api.api)
+    app.register_blueprint(events_api.api)
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)

@@ -19,7 +19,12 @@ from gateway.auth import auth, current_user, owner_filter
 from gateway.bodies import CloneBody, CreateBody, json_object, validate
 from gateway.errors import ApiError, BadRequestError, GatewayTimeoutError
 from gateway.services import services
-from gateway.task_api import create_task
+from gateway.task_api import (
+    create_task,
+    idempotency_key,
+    replayed_task,
+    task_response,
+)
 from orchestrator.tasks import task_to_dict
 
 log = logging.getLogger(__name__)
@@ -151,6 +156,9 @@ def clone_container(container_type: str, container: str) -> Any:
     """Add a clone task: a copy of the container under a new name."""
     ctype = _type(container_type)
     body = validate(CloneBody, json_object(request))
+    replayed = replayed_task()
+    if replayed is not None:
+        return replayed
     problem = name_problem(ctype, body.name)
     if problem:
         raise BadRequestError(problem, code="invalid_name")
@@ -166,14 +174,12 @@ def clone_container(container_type: str, container: str) -> Any:
         name=body.name,
         start=body.start,
         ports=body.ports,
+        idempotency_key=idempotency_key(),
     )
     task = services().ask_orchestrator(
         EventType.CLONE_REQUESTED, requested.model_dump(mode="json")
     )
-    response = jsonify(task)
-    response.status_code = 202
-    response.headers["Location"] = f"{api.url_prefix}/image/create/{task['id']}"
-    return response
+    return task_response(task)
 
 
 def _type(container_type: str) -> ContainerType:

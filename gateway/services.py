@@ -13,6 +13,7 @@ from ctstation.config import Settings
 from gateway.bus import BusClient
 from gateway.errors import from_remote
 from gateway.users import UserStore
+from orchestrator.events import EventLog
 from orchestrator.tasks import TaskStore
 
 SERVICE = "gateway"
@@ -26,6 +27,7 @@ class Services:
     users: UserStore
     # This installation's id, on the labels of the containers it made.
     installation: str
+    events: EventLog
 
     def ask_executor(self, ctype: ContainerType, method: str, **args: Any) -> Any:
         """Ask an executor of the type; its error answer is raised as an ApiError.

@@ -51,7 +51,34 @@ def create_from_image(repository: str, container_type: str) -> Any:
         ref, params = _read_create(ctype, body)
         return _precheck(ctype, source, ref.repository, ref.tag, None, params)
 
-    task = create_task(source, ctype, body)
+    replayed = replayed_task()
+    if replayed is not None:
+        return replayed
+    return task_response(create_task(source, ctype, body))
+
+
+def idempotency_key() -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 0 < len(key) <= 255:
+        raise BadRequestError("Idempotency-Key must be 1 to 255 characters")
+    return key
+
+
+def replayed_task() -> Any:
+    """The answer to a request repeated with the same Idempotency-Key, if it is one.
+
+    The repeat is answered before any check, so that it gets the first task even
+    when a check would now fail (the name is taken by that task's container).
+    """
+    task = services().tasks.find_by_key(current_user().name, idempotency_key())
+    if task is None:
+        return None
+    response = jsonify(task_to_dict(task))
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def task_response(task: dict[str, Any]) -> Any:
     response = jsonify(task)
     response.status_code = 202
     response.headers["Location"] = f"{api.url_prefix}/image/create/{task['id']}"
@@ -229,6 +256,7 @@ def request_create(
         tag=tag,
         name=name,
         params=params,
+        idempotency_key=idempotency_key(),
     )
     return services().ask_orchestrator(
         EventType.CREATE_REQUESTED, requested.model_dump(mode="json")

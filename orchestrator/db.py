@@ -17,6 +17,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     create_engine,
     event,
     select,
@@ -82,6 +83,7 @@ class Task(Base):
             sqlite_where=text("state IN ('waiting', 'running')"),
             postgresql_where=text("state IN ('waiting', 'running')"),
         ),
+        Index("tasks_user_idempotency_key", "user", "idempotency_key", unique=True),
         # Ids are never reused, even after a purge: users and scripts keep them.
         {"sqlite_autoincrement": True},
     )
@@ -110,6 +112,26 @@ class Task(Base):
     container: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     notes: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    # A repeat of a request with the same key and user answers this task.
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+
+class Event(Base):
+    """An event as published, kept so that a follower who was away misses nothing.
+
+    ``id`` increases with every event; followers resume after the last they saw.
+    """
+
+    __tablename__ = "events"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(128))
+    task_id: Mapped[int | None] = mapped_column(Integer, index=True, nullable=True)
+    user: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
+    time: Mapped[float] = mapped_column(Float, index=True)
+    envelope: Mapped[str] = mapped_column(Text)
 
 
 def make_engine(url: str) -> Engine:

@@ -45,6 +45,7 @@ from contract.schemas import (
 from contract.topology import EVENTS, WORK, declare_topology, orchestrator_queue
 from orchestrator.db import Task
 from orchestrator.errors import NameReservedError
+from orchestrator.events import EventLog
 from orchestrator.states import TaskState
 from orchestrator.tasks import TaskStore, task_to_dict
 
@@ -63,6 +64,8 @@ class Timeouts:
     waiting: float = 3600.0
     # How often the sweeper looks.
     sweep_every: float = 5.0
+    # How long the event log keeps an event for followers to replay.
+    event_retention: float = 7 * 24 * 3600.0
 
 
 AnyRequest = CreateRequested | CloneRequested
@@ -101,6 +104,7 @@ class Orchestrator(ConsumerProducerMixin):
         self,
         connection: Connection,
         store: TaskStore,
+        events: EventLog,
         user_exists: Callable[[str], bool],
         is_admin: Callable[[str], bool],
         timeouts: Timeouts = Timeouts(),
@@ -109,6 +113,7 @@ class Orchestrator(ConsumerProducerMixin):
     ) -> None:
         self.connection = connection
         self.store = store
+        self.events = events
         self.installation = installation
         self.user_exists = user_exists
         self.is_admin = is_admin
@@ -151,6 +156,7 @@ class Orchestrator(ConsumerProducerMixin):
         now = time.time()
         if now >= self._next_sweep:
             self._next_sweep = now + self.timeouts.sweep_every
+            self.events.forget_before(now - self.timeouts.event_retention)
             if self._is_caught_up():
                 self.sweep(now)
 
@@ -449,4 +455,7 @@ class Orchestrator(ConsumerProducerMixin):
             subject=str(task.id),
             correlationid=correlationid,
         )
+        # Kept before it is published: a follower replaying the log then never
+        # misses an event that a live follower saw.
+        self.events.append(envelope, task.id, task.user)
         publish(self.producer, envelope, EVENTS, event_type.routing_key)

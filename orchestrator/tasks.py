@@ -71,7 +71,9 @@ class TaskStore:
         Raises:
             NameReservedError: an unfinished task of the type holds the name.
         """
-        existing = self.find_by_request(request_id)
+        existing = self.find_by_request(request_id) or self.find_by_key(
+            request.user, request.idempotency_key
+        )
         if existing:
             return existing, False
         self._check_name_free(request)
@@ -83,7 +85,9 @@ class TaskStore:
         except IntegrityError:
             # Another orchestrator replica stored this request, or another
             # request for the same name, meanwhile.
-            found = self.find_by_request(request_id)
+            found = self.find_by_request(request_id) or self.find_by_key(
+                request.user, request.idempotency_key
+            )
             if found is None:
                 self._check_name_free(request)
                 raise
@@ -130,6 +134,7 @@ class TaskStore:
             # When it was stored, whatever the request's own clock said: the
             # waiting timeout counts from here.
             heartbeat_at=time.time(),
+            idempotency_key=request.idempotency_key,
         )
         if isinstance(request, CloneRequested):
             # A clone's "image" is the container it copies, and its params are
@@ -149,6 +154,14 @@ class TaskStore:
     def find_by_request(self, request_id: str) -> Task | None:
         with self._sessions() as session:
             query = select(Task).where(Task.request_id == request_id)
+            return session.scalars(query).first()
+
+    def find_by_key(self, user: str, key: str | None) -> Task | None:
+        """The task a request with this idempotency key made, if any."""
+        if key is None:
+            return None
+        query = select(Task).where(Task.user == user, Task.idempotency_key == key)
+        with self._sessions() as session:
             return session.scalars(query).first()
 
     def get(self, task_id: int) -> Task | None:
