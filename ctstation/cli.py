@@ -5,6 +5,7 @@ import sys
 
 import click
 
+from contract.health import DEFAULT_MAX_AGE, age, heartbeat_path
 from contract.images import ContainerType
 from ctstation import runtime
 from ctstation.config import Settings
@@ -131,6 +132,45 @@ def show_config(table: bool) -> None:
         return
     for name, value in Settings().model_dump().items():
         click.echo(f"CTSTATION_{name.upper()}={value!r}")
+
+
+@main.command()
+@click.argument(
+    "service",
+    type=click.Choice(["gateway", "orchestrator", "executor-docker", "executor-lxc"]),
+)
+@click.option(
+    "--max-age",
+    default=DEFAULT_MAX_AGE,
+    show_default=True,
+    help="Seconds without a heartbeat after which a consumer is unhealthy.",
+)
+def health(service: str, max_age: float) -> None:
+    """Exit 0 if SERVICE is healthy, 1 if not (for container health checks)."""
+    settings = Settings()
+    if service == "gateway":
+        healthy, detail = _gateway_health(settings)
+    else:
+        seconds = age(heartbeat_path(settings.health_dir, service))
+        healthy = seconds is not None and seconds <= max_age
+        detail = (
+            "never consumed"
+            if seconds is None
+            else f"last consumed {seconds:.1f} s ago"
+        )
+    click.echo(f"{service}: {'healthy' if healthy else 'unhealthy'} ({detail})")
+    sys.exit(0 if healthy else 1)
+
+
+def _gateway_health(settings: Settings) -> tuple[bool, str]:
+    import requests
+
+    url = f"http://{settings.listen}/api/v1/health"
+    try:
+        response = requests.get(url, timeout=5)
+    except requests.RequestException as error:
+        return False, f"{url} does not answer: {error}"
+    return response.status_code == 200, response.text.strip()
 
 
 @main.command("db-upgrade")

@@ -97,6 +97,11 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Host folders under which admins may bind-mount volumes.",
     )
+    health_dir: str = Field(
+        "/run/ctstation",
+        description="Folder of the consumer services' heartbeat "
+        "files, read by `ctstation health`.",
+    )
     log_level: str = Field("INFO", description="Log level of every service.")
 
     @classmethod

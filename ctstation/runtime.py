@@ -8,6 +8,7 @@ from kombu import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from contract.bus import connect
+from contract.health import Heartbeat, heartbeat_path
 from contract.images import ContainerType
 from ctstation.config import Settings
 from executors.engine import Engine
@@ -42,7 +43,7 @@ def make_orchestrator(
         waiting=settings.task_waiting_timeout,
         event_retention=settings.event_retention,
     )
-    return Orchestrator(
+    orchestrator = Orchestrator(
         connection or connect(settings.broker_url),
         TaskStore(sessions),
         EventLog(sessions),
@@ -52,6 +53,10 @@ def make_orchestrator(
         redispatch_unfinished=settings.broker_url.startswith("memory://"),
         installation=installation_id(sessions),
     )
+    orchestrator.heartbeat = Heartbeat(
+        heartbeat_path(settings.health_dir, "orchestrator")
+    )
+    return orchestrator
 
 
 def make_engine_adapter(container_type: ContainerType, settings: Settings) -> Engine:
@@ -88,11 +93,15 @@ def make_executor(
     connection: Connection | None = None,
 ) -> ExecutorService:
     engine = make_engine_adapter(container_type, settings)
-    return ExecutorService(
+    executor = ExecutorService(
         connection or connect(settings.broker_url),
         engine,
         concurrency=settings.executor_concurrency,
     )
+    executor.heartbeat = Heartbeat(
+        heartbeat_path(settings.health_dir, f"executor-{container_type}")
+    )
+    return executor
 
 
 def make_gateway(settings: Settings, sessions: sessionmaker[Session]):

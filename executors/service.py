@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from contract.bus import dead_letter, publish, reply, run_until_stopped
 from contract.events import EventType, MalformedEventError, make_event, parse_event
+from contract.health import Heartbeat
 from contract.images import ContainerType
 from contract.schemas import (
     WORK_INPUTS,
@@ -60,6 +61,7 @@ class ExecutorService(ConsumerMixin):
         self._cancelled: dict[str, None] = {}  # task uids, oldest first
         self._lock = threading.Lock()
         self.consuming = threading.Event()
+        self.heartbeat: Heartbeat | None = None
 
     def get_consumers(self, consumer: type[Consumer], channel: Any) -> list[Consumer]:
         declare_topology(self.connection)
@@ -95,6 +97,8 @@ class ExecutorService(ConsumerMixin):
         super().on_connection_error(exc, interval)
 
     def on_iteration(self) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.beat()
         self.ack_finished()
 
     def run(self, _tokens: int = 1, **kwargs: Any) -> None:

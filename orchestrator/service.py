@@ -28,6 +28,7 @@ from contract.events import (
     make_event,
     parse_event,
 )
+from contract.health import Heartbeat
 from contract.schemas import (
     ORCHESTRATOR_INPUTS,
     CancelRequested,
@@ -112,6 +113,7 @@ class Orchestrator(ConsumerProducerMixin):
         installation: str = "",
     ) -> None:
         self.connection = connection
+        self.heartbeat: Heartbeat | None = None
         self.store = store
         self.events = events
         self.installation = installation
@@ -153,6 +155,8 @@ class Orchestrator(ConsumerProducerMixin):
         )
 
     def on_iteration(self) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.beat()
         now = time.time()
         if now >= self._next_sweep:
             self._next_sweep = now + self.timeouts.sweep_every

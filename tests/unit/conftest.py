@@ -66,6 +66,7 @@ def settings(tmp_path: Any) -> Settings:
         database_url=f"sqlite:///{tmp_path}/ctstation.db",
         rpc_timeout=3,
         executors=["docker"],
+        health_dir=str(tmp_path / "health"),
     )
 
 
