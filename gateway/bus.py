@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kombu import Connection, Exchange, Message, Queue
+from kombu.exceptions import OperationalError
 
 from contract.bus import connect, publish
 from contract.events import Envelope
@@ -77,8 +78,18 @@ class BusClient:
                     max_retries=1, timeout=BROKER_WAIT, interval_start=0.2
                 )
                 producer = self._publisher.Producer()
-                publish(producer, envelope, exchange, routing_key, **properties)
-            except (*errors, OSError) as error:
+                # Bounded waits for the socket and the broker's confirm: a broker
+                # that blocks publishers (a memory alarm) must not hang requests.
+                publish(
+                    producer,
+                    envelope,
+                    exchange,
+                    routing_key,
+                    timeout=BROKER_WAIT,
+                    confirm_timeout=BROKER_WAIT,
+                    **properties,
+                )
+            except (*errors, OSError, OperationalError) as error:
                 self._publisher.collect()
                 raise BrokerUnavailableError(
                     f"the message broker is unavailable: {error}"
