@@ -12,13 +12,17 @@ _DOCKER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 _RULES = {
     ContainerType.LXC: (
         _LXC_NAME,
-        "an LXC name is a hostname: letters, digits and hyphens, starting with a "
-        "letter, not ending with a hyphen, at most 63 characters",
+        (
+            "an LXC name is a hostname: letters, digits and hyphens, starting with "
+            "a letter, not ending with a hyphen, at most 63 characters"
+        ),
     ),
     ContainerType.DOCKER: (
         _DOCKER_NAME,
-        "a Docker name starts with a letter or digit and holds only letters, digits, "
-        "'_', '.' and '-'",
+        (
+            "a Docker name starts with a letter or digit and holds only letters, "
+            "digits, '_', '.' and '-'"
+        ),
     ),
 }
 

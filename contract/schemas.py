@@ -5,9 +5,9 @@ with them and the event catalogue's JSON Schemas are generated from them.
 """
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
 
 from contract.events import EventType
 from contract.images import SUPPORTED_SOURCES, ContainerType, ImageSource
@@ -178,3 +178,97 @@ ORCHESTRATOR_INPUTS: dict[str, type[_Data]] = {
     EventType.TASK_COMPLETED: TaskCompleted,
     EventType.TASK_ABORTED: TaskAborted,
 }
+
+
+# The shapes below are not validated by any service on receipt: they document what
+# the orchestrator, the gateway and the executors send, for the event catalogue
+# (``contract.catalogue``), whose tests check them against the code that builds them.
+
+
+class TaskProgressFigures(_Data):
+    """Bytes of the last pull or import."""
+
+    current: ByteCount | None
+    total: ByteCount | None
+
+
+class TaskError(_Data):
+    """Why a task was aborted."""
+
+    code: str = Field(
+        description="An API error code (image_not_found, name_taken, ...), or "
+        "cancelled, rejected, executor_silent, no_executor, internal_error."
+    )
+    step: str = Field(description="The step the task was at.")
+    message: str
+
+
+class TaskView(_Data):
+    """A task as the API shows it (``orchestrator.tasks.task_to_dict``)."""
+
+    id: TaskId
+    init: int = Field(description="When the request was made, in epoch seconds.")
+    start: int | None = Field(description="When an executor began.")
+    end: int | None = Field(description="When the task ended.")
+    result: Literal[0, 1] | None = Field(description="0 success, 1 failure.")
+    from_: ImageSource | Literal["clone"] = Field(alias="from")
+    state: Literal["waiting", "running", "completed", "aborted"]
+    detail_state: str = Field(
+        description="A step (queued, inspecting, pulling, importing, creating, "
+        "starting, done, cancelled), or '<step> failed: <reason>', or "
+        "'rejected: <reason>'."
+    )
+    type: ContainerType
+    user: str
+    image: str = Field(description="The image; for a clone, the source container.")
+    tag: str = Field(description="The tag; empty for a clone.")
+    create_params: dict[str, Any] = Field(
+        description="The create params as validated; for a clone, start and ports."
+    )
+    kind: Literal["create", "clone"]
+    name: str
+    progress: TaskProgressFigures | None
+    container: ContainerSummary | None
+    error: TaskError | None
+    notes: list[str]
+
+
+class TaskEventData(_Data):
+    """The ``data`` of the orchestrator's task events: the task as stored."""
+
+    task: TaskView
+
+
+class TasksPurged(_Data):
+    """Finished tasks deleted from the list, by ``user``."""
+
+    ids: list[TaskId]
+    user: str
+
+
+class RemoteError(_Data):
+    """An error sent as data, which the gateway turns into an API error."""
+
+    code: str
+    message: str
+    status: int | None = Field(default=None, description="HTTP status; 502 if absent.")
+
+
+class RpcResult(_Data):
+    """An executor's answer to a question."""
+
+    result: Any
+
+
+class RpcFailure(_Data):
+    """A question or a request that failed."""
+
+    error: RemoteError
+
+
+class RpcReply(RootModel[RpcResult | TaskEventData | RpcFailure]):
+    """A reply on the asker's ``reply_to`` queue: a bare JSON body, no envelope.
+
+    Executors answer ``{"result": ...}``; the orchestrator answers a requested event
+    with ``{"task": ...}``; either may answer ``{"error": {...}}``.
+    """
