@@ -9,6 +9,8 @@ from contract.health import DEFAULT_MAX_AGE, age, heartbeat_path
 from contract.images import ContainerType
 from ctstation import runtime
 from ctstation.config import Settings
+from ctstation.deadletters import dead_letters
+from ctstation.tail import tail
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +192,10 @@ def _serve_http(settings: Settings, sessions) -> None:
         waitress_serve(app, host=host, port=int(port), threads=16, ident="ctstation")
     finally:
         bus.stop()
+
+
+main.add_command(tail)
+main.add_command(dead_letters)
 
 
 if __name__ == "__main__":
