@@ -21,6 +21,7 @@ import os
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any, TextIO
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
@@ -259,8 +260,14 @@ def follow(
     event_filter: EventFilter,
     as_json: bool,
     count: int | None,
+    replay: Iterable[tuple[Envelope, bytes]] = (),
 ) -> None:
-    """Print the events that pass the filter until ``count`` of them or Ctrl-C."""
+    """Print the events that pass the filter until ``count`` of them or Ctrl-C.
+
+    ``replay`` events (from the event log) are shown first. The live queue is
+    bound before they are read, so nothing published meanwhile is missed; an
+    event both replayed and received live is shown once.
+    """
     keys = list(keys)
     channel = connection.channel()
     queue = _declare_queue(channel, keys)
@@ -270,13 +277,63 @@ def follow(
         flush=True,
     )
     shown = 0
-    for envelope, body in events(channel, queue, sys.stderr):
+    replayed: set[str] = set()
+    live = events(channel, queue, sys.stderr)
+    for source, (envelope, body) in chain(
+        (("log", event) for event in replay), (("live", event) for event in live)
+    ):
+        if source == "log":
+            replayed.add(envelope.id)
+            if not any(topic_matches(key, _routing_key(envelope)) for key in keys):
+                continue
+        elif envelope.id in replayed:
+            continue
         if not event_filter.matches(envelope):
             continue
         click.echo(_json_line(body) if as_json else describe(envelope))
         shown += 1
         if count is not None and shown >= count:
             return
+
+
+def replay_from_log(since: int) -> Iterator[tuple[Envelope, bytes]]:
+    """Events kept in the database after id ``since``, oldest first."""
+    from ctstation import runtime
+    from ctstation.config import Settings
+    from orchestrator.events import EventLog
+
+    log = EventLog(runtime.open_database(Settings()))
+    while batch := log.after(since):
+        for event in batch:
+            since = event.id
+            body = event.envelope.encode()
+            yield parse_event(body), body
+
+
+def _routing_key(envelope: Envelope) -> str:
+    return envelope.type.removeprefix("ctstation.")
+
+
+def topic_matches(pattern: str, key: str) -> bool:
+    """Whether a routing key matches an AMQP topic pattern (``*`` one word,
+    ``#`` zero or more), as the broker would bind it.
+
+    Replayed events did not pass through a binding, so the pattern is applied
+    here. kombu's matcher sits in its in-memory transport's internals and lets
+    ``#`` match no word only at the end, hence these few lines of our own.
+    """
+    words, parts = key.split("."), pattern.split(".")
+
+    def match(i: int, j: int) -> bool:
+        if j == len(parts):
+            return i == len(words)
+        if parts[j] == "#":
+            return any(match(k, j + 1) for k in range(i, len(words) + 1))
+        if i == len(words):
+            return False
+        return parts[j] in ("*", words[i]) and match(i + 1, j + 1)
+
+    return match(0, 0)
 
 
 def _json_line(body: bytes) -> str:
@@ -306,22 +363,32 @@ def _json_line(body: bytes) -> str:
     metavar="N",
     help="Exit after N events.",
 )
+@click.option(
+    "--since",
+    type=click.IntRange(min=0),
+    metavar="ID",
+    help="First replay the task events kept after event log id ID (needs "
+    "CTSTATION_DATABASE_URL), then follow live.",
+)
 def tail(
     keys: tuple[str, ...],
     task_id: str | None,
     user: str | None,
     as_json: bool,
     count: int | None,
+    since: int | None,
 ) -> None:
     """Follow the events on the bus live, one line per event.
 
-    Only events published from now on are shown. Ctrl-C stops (status 0).
+    Without --since, only events published from now on are shown. Ctrl-C stops
+    (status 0).
     """
     url = broker_url()
+    replay = replay_from_log(since) if since is not None else ()
     try:
         connection = connect(url)
         try:
-            follow(connection, keys, EventFilter(task_id, user), as_json, count)
+            follow(connection, keys, EventFilter(task_id, user), as_json, count, replay)
         finally:
             _close(connection)
     except KeyboardInterrupt:

@@ -418,3 +418,51 @@ def test_example_publisher_request_refused_is_in_the_dead_letters(
     assert letter["routing_key"] == "task.create.requested"
     assert "invalid data for ctstation.task.create.requested" in letter["reason"]
     assert "source" in letter["reason"]
+
+
+def test_tail_since_replays_a_finished_task_from_the_event_log(
+    stack: Stack, made
+) -> None:
+    name = unique_name("since")
+    made.append(("docker", name))
+    task = stack.create(
+        "local", "docker", {"name": name, "image": "ctstation-local/box"}
+    )
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ctstation",
+            "tail",
+            "--since",
+            "0",
+            "--json",
+            "--task",
+            str(task["id"]),
+            "--key",
+            "task.#",
+            "--count",
+            "3",
+        ],
+        env=stack.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [e["type"] for e in lines][0] == "ctstation.task.created"
+    assert all(str(task["id"]) == e["subject"] for e in lines)
+    assert len({e["id"] for e in lines}) == 3
+
+
+def test_topic_patterns_match_as_the_broker_binds() -> None:
+    from ctstation.tail import topic_matches
+
+    assert topic_matches("#", "task.state.changed")
+    assert topic_matches("task.#", "task")
+    assert topic_matches("task.*.changed", "task.state.changed")
+    assert not topic_matches("task.*", "task.state.changed")
+    assert topic_matches("*.create.requested", "task.create.requested")
