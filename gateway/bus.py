@@ -77,7 +77,7 @@ class BusClient:
                 self._publisher.ensure_connection(
                     max_retries=1, timeout=BROKER_WAIT, interval_start=0.2
                 )
-                producer = self._publisher.Producer()
+                producer = self._publisher.Producer(on_return=self._on_return)
                 # Bounded waits for the socket and the broker's confirm: a broker
                 # that blocks publishers (a memory alarm) must not hang requests.
                 publish(
@@ -105,6 +105,10 @@ class BusClient:
     ) -> dict[str, Any]:
         """Publish a question and wait for its answer.
 
+        The question is published as mandatory: when no queue takes it (the
+        executors' question queue goes with the last executor of a type) the
+        broker returns it at once, and the asker hears so without waiting.
+
         Raises:
             BrokerUnavailableError: the broker cannot be reached.
             NoReplyError: ``who`` did not answer within ``timeout`` seconds.
@@ -127,6 +131,7 @@ class BusClient:
                 routing_key,
                 reply_to=self.reply_queue,
                 expiration=timeout,
+                mandatory=True,
             )
             return future.result(timeout)
         except FutureTimeout:
@@ -134,6 +139,19 @@ class BusClient:
         finally:
             with self._futures_lock:
                 self._futures.pop(correlation_id, None)
+
+    def _on_return(
+        self, exception: Exception, exchange: str, routing_key: str, message: Any
+    ) -> None:
+        """The broker returned a question no queue would take: nobody is there."""
+        correlation_id = message.properties.get("correlation_id")
+        with self._futures_lock:
+            future = self._futures.get(correlation_id)
+        if future is not None and not future.done():
+            kind = routing_key or exchange
+            future.set_exception(
+                NoReplyError(f"no {kind} executor is running to answer")
+            )
 
     def _listen_forever(self) -> None:
         while not self._stopping.is_set():

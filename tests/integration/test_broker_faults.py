@@ -47,3 +47,22 @@ def test_blocked_broker_answers_503_in_bounded_time_and_makes_no_task(
     assert elapsed < 30
     time.sleep(2)
     assert len(stack.get("/image/create/").json()) == before
+
+
+def test_question_to_a_type_with_no_executor_is_503_at_once(stack: Stack) -> None:
+    executor = stack.processes["executor docker"]
+    executor.kill()
+    executor.wait()
+    try:
+        started = time.monotonic()
+        response = stack.post(
+            "/image/create/local/docker", {"image": "ctstation-local/box"}
+        )
+        elapsed = time.monotonic() - started
+    finally:
+        stack.start_service("executor docker")
+        stack.wait_ready()
+
+    assert response.status_code == 503, response.text
+    assert "docker executor" in response.json()["error"]["message"]
+    assert elapsed < 5
