@@ -18,7 +18,9 @@ What following costs the services, and what it promises:
 
 import json
 import os
+import signal
 import sys
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain
@@ -240,8 +242,29 @@ def _declare_queue(channel: BlockingChannel, keys: Iterable[str]) -> str:
 def events(
     channel: BlockingChannel, queue: str, warn: TextIO
 ) -> Iterator[tuple[Envelope, bytes]]:
-    """Each readable event as it comes, with its raw body; garbage is warned of."""
-    for method, _properties, body in channel.consume(queue, auto_ack=True):
+    """Each readable event as it comes, with its raw body; garbage is warned of.
+
+    Ends when Ctrl-C was pressed: the signal only sets a flag, looked at between
+    messages, so that the connection is never interrupted mid-frame and closes
+    cleanly (a KeyboardInterrupt inside pika could leave the close hanging).
+    """
+    stopping = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    try:
+        yield from _consume(channel, queue, warn, stopping)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _consume(
+    channel: BlockingChannel, queue: str, warn: TextIO, stopping: threading.Event
+) -> Iterator[tuple[Envelope, bytes]]:
+    messages = channel.consume(queue, auto_ack=True, inactivity_timeout=0.2)
+    for method, _properties, body in messages:
+        if stopping.is_set():
+            return
+        if method is None:
+            continue  # no message within the inactivity timeout
         try:
             yield parse_event(body), body
         except MalformedEventError as error:

@@ -110,6 +110,8 @@ class ExecutorService(ConsumerMixin):
             lambda: self.should_stop,
             self.name,
         )
+        # Only now: the loop delivers no more work that would need a thread.
+        self.pool.shutdown(wait=False, cancel_futures=True)
 
     def on_work(self, message: Message) -> None:
         try:
@@ -199,4 +201,3 @@ class ExecutorService(ConsumerMixin):
 
     def stop(self) -> None:
         self.should_stop = True
-        self.pool.shutdown(wait=False, cancel_futures=True)
