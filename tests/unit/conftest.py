@@ -81,11 +81,12 @@ def stack(settings: Settings) -> Iterator[Stack]:
         "root": users.add("root", None, admin=True),
     }
     engine = FakeEngine()
-    services = [
-        runtime.make_orchestrator(settings, sessions),
-        ExecutorService(connect(settings.broker_url), engine),
-    ]
+    executor = ExecutorService(connect(settings.broker_url), engine)
+    services = [runtime.make_orchestrator(settings, sessions), executor]
     background = runtime.run_in_background(services, ["orchestrator", "executor"])
+    # Its question queue exists only once it consumes; a question sent before
+    # would find no queue and go unanswered.
+    assert executor.consuming.wait(10), "the executor never started consuming"
     app, bus = runtime.make_gateway(settings, sessions)
     try:
         yield Stack(app.test_client(), engine, TaskStore(sessions), users, tokens)
