@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from kombu.exceptions import OperationalError
 from pydantic import BaseModel
 
 from contract.events import EventType
@@ -71,7 +72,12 @@ class Job:
         self._bytes: tuple[int | None, int | None] | None = None
 
     def run(self) -> None:
-        """Carry the task out; never raises, always ends with one final report."""
+        """Carry the task out, ending with one final report.
+
+        Raises:
+            OperationalError: the broker stayed away past the executor's patience;
+                nothing was reported, and the work is delivered again.
+        """
         task_id = self.work.task_id
         try:
             self._check_cancelled()
@@ -79,7 +85,9 @@ class Job:
         except ExecutorError as error:
             log.info("task %s failed at %s: %s", task_id, self.step, error.message)
             self._report_abort(error.code, error.message)
-        except Exception as error:
+        except OperationalError:
+            raise
+        except Exception as error:  # noqa: BLE001 - the task must end, whatever broke
             log.exception("task %s failed at %s", task_id, self.step)
             self._report_abort("internal_error", f"{type(error).__name__}: {error}")
 

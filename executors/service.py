@@ -9,11 +9,13 @@ published its final report (completed or aborted). A job that was delivered agai
 import logging
 import socket
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
 from kombu import Connection, Consumer, Message
+from kombu.exceptions import OperationalError
 from kombu.mixins import ConsumerMixin
 from kombu.pools import producers
 from pydantic import BaseModel, ValidationError
@@ -45,6 +47,8 @@ log = logging.getLogger(__name__)
 
 # Cancelled task uids remembered; a job checks its own between steps.
 CANCELLED_KEPT = 10_000
+# How long a job keeps trying to publish its final report while the broker is away.
+FINAL_REPORT_PATIENCE = 300.0
 
 
 class ExecutorService(ConsumerMixin):
@@ -172,15 +176,37 @@ class ExecutorService(ConsumerMixin):
             return task_uid in self._cancelled
 
     def emit(self, event_type: EventType, data: BaseModel) -> None:
-        """Publish an event from a worker thread, on a pooled connection of its own."""
+        """Publish an event from a worker thread, on a pooled connection of its own.
+
+        A broker outage must not decide a task: a progress report is dropped (the
+        next one says more), and a final report is tried again until the broker
+        is back, so the job neither aborts nor loses its result.
+
+        Raises:
+            OperationalError: a final report could not be published for
+                ``FINAL_REPORT_PATIENCE`` seconds; the work is then not acked,
+                and its redelivery finds the container by label.
+        """
         envelope = make_event(
             event_type,
             data.model_dump(mode="json"),
             self.name,
             subject=str(getattr(data, "task_id", "")) or None,
         )
-        with producers[self.connection].acquire(block=True) as producer:
-            publish(producer, envelope, EVENTS, event_type.routing_key)
+        deadline = time.monotonic() + FINAL_REPORT_PATIENCE
+        while True:
+            try:
+                with producers[self.connection].acquire(block=True) as producer:
+                    publish(producer, envelope, EVENTS, event_type.routing_key)
+                return
+            except OperationalError as error:
+                if event_type == EventType.TASK_PROGRESS:
+                    log.warning("progress report dropped: %s", error)
+                    return
+                if time.monotonic() > deadline:
+                    raise
+                log.warning("%s not published (%s); trying again", envelope.type, error)
+                time.sleep(1)
 
     def _track(self, future: Future[None], message: Message) -> None:
         with self._lock:
@@ -191,8 +217,13 @@ class ExecutorService(ConsumerMixin):
         with self._lock:
             done = [(f, m) for f, m in self._pending if f.done()]
             self._pending = [(f, m) for f, m in self._pending if not f.done()]
-        for _future, message in done:
+        for future, message in done:
             try:
+                if future.exception() is not None:
+                    # Its final report was never published: let the work come
+                    # again rather than forget the task.
+                    message.requeue()
+                    continue
                 message.ack()
             except Exception:
                 # The channel it came on is gone (reconnect); the broker has

@@ -69,3 +69,22 @@ def test_twin_delivery_resumes_the_container_its_twin_made() -> None:
     assert events[-1][1]["container"]["id"] == "twin"
     assert list(engine.containers) == ["web"]
     assert engine.containers["web"].state == "running"
+
+
+def test_broker_away_at_the_final_report_does_not_abort_the_task() -> None:
+    import pytest
+    from kombu.exceptions import OperationalError
+
+    engine = FakeEngine()
+    events: list = []
+
+    def emit(event_type, data) -> None:
+        if event_type == EventType.TASK_COMPLETED:
+            raise OperationalError("connection refused")
+        events.append(event_type)
+
+    with pytest.raises(OperationalError):
+        CreateJob(engine, work(), emit, "x").run()
+
+    assert EventType.TASK_ABORTED not in events
+    assert engine.containers["web"].state == "running"  # kept for the redelivery
