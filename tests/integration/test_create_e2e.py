@@ -324,3 +324,31 @@ def test_image_on_a_loopback_registry_host_is_inspected_over_http(
 
     assert response.status_code == 200, response.text
     assert response.json()["digest"].startswith("sha256:")
+
+
+def test_event_stream_replays_a_real_task_for_its_user_only(stack: Stack, made) -> None:
+    name = unique_name("sse")
+    made.append(("docker", name))
+    task = stack.create(
+        "local", "docker", {"name": name, "image": "ctstation-local/box"}
+    )
+
+    def stream(user: str, **headers: str) -> list[dict]:
+        response = requests.get(
+            f"{stack.url}/events?follow=false",
+            headers={**stack.headers(user), **headers},
+            timeout=30,
+        )
+        assert response.status_code == 200
+        blocks = [b for b in response.text.split("\n\n") if b.strip()]
+        return [dict(line.split(": ", 1) for line in b.splitlines()) for b in blocks]
+
+    mine = [e for e in stream("alice") if f'"id":{task["id"]},' in e["data"]]
+    others = [e for e in stream("bob") if f'"name":"{name}"' in e["data"]]
+
+    assert mine[0]["event"] == "ctstation.task.created"
+    assert '"state":"completed"' in mine[-1]["data"]
+    resumed = stream("alice", **{"Last-Event-ID": mine[-2]["id"]})
+    assert mine[-1]["id"] in [e["id"] for e in resumed]
+    assert mine[-2]["id"] not in [e["id"] for e in resumed]
+    assert others == []
