@@ -128,8 +128,6 @@ class Background:
     def stop(self) -> None:
         for service in self.services:
             service.should_stop = True
-            if isinstance(service, ExecutorService):
-                service.stop()
         for thread in self.threads:
             thread.join(timeout=10)
 

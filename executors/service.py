@@ -214,9 +214,14 @@ class ExecutorService(ConsumerMixin):
 
     def ack_finished(self) -> None:
         """Ack, on the connection's thread, each message whose work has ended."""
+        # One look at each future: one that finished between two looks would be
+        # in neither list, and its message never acked.
+        done: list[tuple[Future[None], Message]] = []
+        pending: list[tuple[Future[None], Message]] = []
         with self._lock:
-            done = [(f, m) for f, m in self._pending if f.done()]
-            self._pending = [(f, m) for f, m in self._pending if not f.done()]
+            for future, message in self._pending:
+                (done if future.done() else pending).append((future, message))
+            self._pending = pending
         for future, message in done:
             try:
                 if future.exception() is not None:
@@ -229,6 +234,3 @@ class ExecutorService(ConsumerMixin):
                 # The channel it came on is gone (reconnect); the broker has
                 # redelivered it and the job will find its container by label.
                 log.warning("could not ack a finished message; it will come again")
-
-    def stop(self) -> None:
-        self.should_stop = True
