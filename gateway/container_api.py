@@ -25,6 +25,7 @@ from gateway.task_api import (
     replayed_task,
     task_response,
 )
+from orchestrator.states import FINAL_STATES
 from orchestrator.tasks import task_to_dict
 
 log = logging.getLogger(__name__)
@@ -209,7 +210,7 @@ def _wait_for_end(task_id: int, timeout: float) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         task = services().tasks.get(task_id)
-        if task is not None and task.state in ("completed", "aborted"):
+        if task is not None and task.state in FINAL_STATES:
             return task_to_dict(task)
         time.sleep(0.1)
     raise GatewayTimeoutError(

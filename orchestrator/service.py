@@ -278,7 +278,7 @@ class Orchestrator(ConsumerProducerMixin):
                 task.source,
             )
             self._publish_task_event(EventType.TASK_CREATED, task, envelope.id)
-        if task.state == "waiting":
+        if task.state == TaskState.WAITING:
             # Also on a redelivered request: the work may not have been queued
             # before a crash. Executors recognise work they already did.
             self._dispatch(task)
@@ -405,7 +405,7 @@ class Orchestrator(ConsumerProducerMixin):
             waiting_before=now - self.timeouts.waiting,
         )
         for task in silent:
-            if task.state == "running":
+            if task.state == TaskState.RUNNING:
                 step = task.detail_state
                 reason = f"executor silent for {self.timeouts.silence:.0f} s"
                 code = "executor_silent"
